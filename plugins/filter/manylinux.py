@@ -1,0 +1,206 @@
+"""Filters for the manylinux-shared image factory.
+
+The policy table and the source table are data (inventories/default/group_vars/all);
+these filters are their only readers, so that every lookup fails the same way:
+early, and naming the valid choices.
+"""
+
+import json
+
+try:
+    from ansible.errors import AnsibleFilterError
+except ImportError:  # pragma: no cover - unit tests run with ansible installed
+    class AnsibleFilterError(Exception):
+        pass
+
+
+def _choices(names):
+    return ", ".join(sorted(names))
+
+
+def manylinux_target(policy_table, policy, arch, arch_table):
+    """Return the policy table entry for (policy, arch), merged with its arch entry.
+
+    Raises a clear error for an unknown policy, an unknown arch, or a pair the
+    policy does not support, listing what is valid.
+    """
+    if not isinstance(policy_table, dict) or not policy_table:
+        raise AnsibleFilterError("the policy table is empty or not a mapping")
+    if policy in (None, ""):
+        raise AnsibleFilterError(
+            "no policy given (-e policy=...); valid policies: %s" % _choices(policy_table)
+        )
+    if policy not in policy_table:
+        raise AnsibleFilterError(
+            "unknown policy %r; valid policies: %s" % (policy, _choices(policy_table))
+        )
+    entry = policy_table[policy]
+    supported = entry.get("arches") or {}
+    if arch in (None, ""):
+        raise AnsibleFilterError(
+            "no arch given (-e arch=...); valid arches for %s: %s" % (policy, _choices(supported))
+        )
+    if arch not in arch_table:
+        raise AnsibleFilterError(
+            "unknown arch %r; valid arches: %s (for %s: %s)"
+            % (arch, _choices(arch_table), policy, _choices(supported))
+        )
+    if arch not in supported:
+        pairs = [p for p, e in sorted(policy_table.items()) if arch in (e.get("arches") or {})]
+        raise AnsibleFilterError(
+            "unsupported pair: %s has no %s; valid arches for %s: %s; policies with %s: %s"
+            % (policy, arch, policy, _choices(supported), arch, ", ".join(pairs) or "none")
+        )
+    target = {k: v for k, v in entry.items() if k != "arches"}
+    target.update(arch_table[arch])
+    target.update(supported[arch] or {})
+    target.setdefault("upstream", True)
+    target["policy"] = policy
+    target["arch"] = arch
+    target["platform_tag"] = "%s_%s" % (policy, arch)
+    return target
+
+
+def manylinux_target_error(policy_table, policy, arch, arch_table):
+    """Return why (policy, arch) is not buildable, or '' when it is (for a clean assert message)."""
+    try:
+        manylinux_target(policy_table, policy, arch, arch_table)
+    except AnsibleFilterError as exc:
+        return str(exc)
+    return ""
+
+
+def manylinux_source(sources, key):
+    """Return the source table entry `key`, checked for the fields a fetch needs."""
+    if not isinstance(sources, dict):
+        raise AnsibleFilterError("the source table is not a mapping")
+    if key not in sources:
+        raise AnsibleFilterError(
+            "no source %r in build_sources; declared: %s" % (key, _choices(sources))
+        )
+    entry = dict(sources[key])
+    missing = [f for f in ("name", "version", "file", "url", "sha256") if not entry.get(f)]
+    if missing:
+        raise AnsibleFilterError("source %r lacks %s" % (key, ", ".join(missing)))
+    sha = str(entry["sha256"]).lower()
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise AnsibleFilterError("source %r: sha256 %r is not 64 hex digits" % (key, entry["sha256"]))
+    entry["sha256"] = sha
+    entry["version"] = str(entry["version"])
+    entry["key"] = key
+    return entry
+
+
+def manylinux_sources(sources, keys):
+    """Return the entries for a list of keys, de-duplicated, in order."""
+    seen = []
+    for key in keys:
+        if key not in seen:
+            seen.append(key)
+    return [manylinux_source(sources, key) for key in seen]
+
+
+def _quote(value):
+    # Dockerfile ENV/LABEL values in double quotes take JSON-style escapes.
+    return json.dumps(str(value))
+
+
+def manylinux_commit_changes(env, labels, entrypoint, cmd):
+    """Build the `docker commit --change` instructions for the image config."""
+    changes = []
+    for key in sorted(env):
+        if env[key] is None:
+            continue
+        changes.append("ENV %s=%s" % (key, _quote(env[key])))
+    for key in sorted(labels):
+        changes.append("LABEL %s=%s" % (_quote(key), _quote(labels[key])))
+    changes.append("ENTRYPOINT %s" % json.dumps(list(entrypoint)))
+    changes.append("CMD %s" % json.dumps(list(cmd)))
+    return changes
+
+
+def manylinux_path_join(prepend, base):
+    """Join PATH-like entries: `prepend` first, then `base` (a list or a colon string), no repeats, no empties."""
+    if isinstance(base, str):
+        base = base.split(":")
+    out = []
+    for item in list(prepend or []) + list(base or []):
+        if item and item not in out:
+            out.append(item)
+    return ":".join(out)
+
+
+def manylinux_archive_root(files):
+    """Return the top directory an archive unpacks to, from unarchive's file list."""
+    roots = []
+    for name in files or []:
+        parts = [p for p in str(name).split("/") if p not in ("", ".")]
+        if parts and parts[0] not in roots:
+            roots.append(parts[0])
+    if len(roots) != 1:
+        raise AnsibleFilterError(
+            "expected an archive with one top directory, found %s" % (", ".join(roots[:5]) or "none"))
+    return roots[0]
+
+
+def manylinux_component_labels(manifests, prefix):
+    """Turn component manifests ({name, version, ...}) into image labels `<prefix>.<name>=<version>`."""
+    labels = {}
+    for manifest in manifests or []:
+        if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
+            raise AnsibleFilterError("a component manifest lacks name or version: %r" % (manifest,))
+        key = "%s.%s" % (prefix, manifest["name"])
+        version = str(manifest["version"])
+        if key in labels and version not in labels[key].split(","):
+            version = labels[key] + "," + version
+        labels[key] = version
+    return labels
+
+
+def manylinux_apt_mirror(texts):
+    """Return the first Debian archive URI found in apt source files (one-line or deb822 format).
+
+    Security and update suites are skipped: debootstrap needs the main archive.
+    """
+    candidates = []
+    for text in texts or []:
+        stanza_uris, stanza_suites = [], []
+        for raw in str(text).splitlines() + [""]:
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                candidates.extend((u, s) for u in stanza_uris for s in (stanza_suites or [""]))
+                stanza_uris, stanza_suites = [], []
+                continue
+            if line.startswith("deb ") or line.startswith("deb\t"):
+                words = [w for w in line.split()[1:] if not w.startswith("[")]
+                # drop a trailing option group like "[arch=amd64]" split over words
+                words = [w for w in words if not w.endswith("]")]
+                if len(words) >= 2:
+                    candidates.append((words[0], words[1]))
+            elif line.lower().startswith("uris:"):
+                stanza_uris = line.split(":", 1)[1].split()
+            elif line.lower().startswith("suites:"):
+                stanza_suites = line.split(":", 1)[1].split()
+            elif line.lower().startswith("types:") and "deb" not in line.split(":", 1)[1].split():
+                stanza_uris = []
+    for uri, suite in candidates:
+        if "security" in uri or suite.endswith("-security"):
+            continue
+        if uri.rstrip("/").endswith("/debian"):
+            return uri.rstrip("/")
+    raise AnsibleFilterError("no Debian archive mirror found in the apt sources; set base_mirror")
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "manylinux_target": manylinux_target,
+            "manylinux_target_error": manylinux_target_error,
+            "manylinux_source": manylinux_source,
+            "manylinux_sources": manylinux_sources,
+            "manylinux_commit_changes": manylinux_commit_changes,
+            "manylinux_path_join": manylinux_path_join,
+            "manylinux_archive_root": manylinux_archive_root,
+            "manylinux_component_labels": manylinux_component_labels,
+            "manylinux_apt_mirror": manylinux_apt_mirror,
+        }

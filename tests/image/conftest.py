@@ -1,0 +1,121 @@
+"""Fixtures for checks against a committed image (run by molecule's testinfra verifier).
+
+The image under test is named by the environment, so the same checks run
+against any image the factory made:
+
+  MANYLINUX_IMAGE        image reference (required)
+  MANYLINUX_POLICY       policy it was built for (required)
+  MANYLINUX_ARCH         arch it was built for (required)
+  MANYLINUX_CA_BUNDLE    optional PEM file handed to containers for pip
+                         (TLS-intercepting proxies); never part of the image
+  MANYLINUX_NEWER_IMAGE  optional image of a newer distribution, to show that
+                         binaries built in the image run there
+"""
+
+import json
+import os
+import subprocess
+import uuid
+
+import pytest
+import testinfra
+
+
+def _env(name, required=True):
+    value = os.environ.get(name, "")
+    if required and not value:
+        pytest.fail("%s is not set: name the image under test (see tests/image/conftest.py)" % name)
+    return value
+
+
+def docker(*args, check=True, input=None):
+    """Run the docker CLI and return the completed process (text)."""
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True, input=input)
+
+
+@pytest.fixture(scope="session")
+def image():
+    ref = _env("MANYLINUX_IMAGE")
+    if docker("image", "inspect", ref, check=False).returncode != 0:
+        pytest.fail("image %s does not exist" % ref)
+    return ref
+
+
+@pytest.fixture(scope="session")
+def policy():
+    return _env("MANYLINUX_POLICY")
+
+
+@pytest.fixture(scope="session")
+def arch():
+    return _env("MANYLINUX_ARCH")
+
+
+@pytest.fixture(scope="session")
+def image_config(image):
+    return json.loads(docker("image", "inspect", image).stdout)[0]
+
+
+@pytest.fixture(scope="session")
+def image_env(image_config):
+    return dict(item.split("=", 1) for item in image_config["Config"]["Env"] or [])
+
+
+@pytest.fixture(scope="session")
+def ca_bundle():
+    path = _env("MANYLINUX_CA_BUNDLE", required=False)
+    if path and not os.path.isfile(path):
+        pytest.fail("MANYLINUX_CA_BUNDLE=%s is not a file" % path)
+    return path or None
+
+
+@pytest.fixture(scope="session")
+def newer_image():
+    return _env("MANYLINUX_NEWER_IMAGE", required=False) or None
+
+
+class ImageRunner:
+    """Runs one-off commands in fresh containers of an image."""
+
+    def __init__(self, image, ca_bundle):
+        self.image = image
+        self.ca_bundle = ca_bundle
+
+    def args(self, env=None, volumes=(), workdir=None, ca=False, entrypoint=None):
+        args = ["run", "--rm", "-i"]
+        for key, value in (env or {}).items():
+            args += ["-e", "%s=%s" % (key, value)]
+        for volume in volumes:
+            args += ["-v", volume]
+        if ca and self.ca_bundle:
+            args += ["-v", "%s:/run/manylinux-test-ca.pem:ro" % self.ca_bundle,
+                     "-e", "PIP_CERT=/run/manylinux-test-ca.pem"]
+        if workdir:
+            args += ["-w", workdir]
+        if entrypoint is not None:
+            args += ["--entrypoint", entrypoint]
+        return args
+
+    def run(self, script, env=None, volumes=(), workdir=None, ca=False, check=True, image=None):
+        """Run a shell script (sh -c) through the image's entrypoint; return the process."""
+        proc = docker(*self.args(env, volumes, workdir, ca), image or self.image, "sh", "-c", script, check=False)
+        if check and proc.returncode != 0:
+            pytest.fail("command failed in %s (exit %d): %s\nstdout:\n%s\nstderr:\n%s"
+                        % (image or self.image, proc.returncode, script, proc.stdout, proc.stderr))
+        return proc
+
+
+@pytest.fixture(scope="session")
+def run_in_image(image, ca_bundle):
+    return ImageRunner(image, ca_bundle)
+
+
+@pytest.fixture(scope="session")
+def container(image):
+    """A long-running container of the image (started through its entrypoint), as a testinfra host."""
+    name = "manylinux-test-%s" % uuid.uuid4().hex[:8]
+    docker("run", "-d", "--name", name, image, "tail", "-f", "/dev/null")
+    try:
+        yield testinfra.get_host("docker://%s" % name)
+    finally:
+        docker("rm", "-f", name, check=False)
