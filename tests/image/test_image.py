@@ -1,0 +1,100 @@
+"""The committed image: its config (ENV, entrypoint, labels, tag) and what the build left behind."""
+
+import json
+import os
+
+from conftest import docker
+
+LABEL = "io.github.manylinux-shared"
+
+
+def test_tag_is_policy_arch_shared(image, policy, arch):
+    repository = image.rsplit(":", 1)[0]
+    assert repository.endswith("/%s_%s-shared" % (policy, arch))
+
+
+def test_auditwheel_environment(image_env, policy, arch):
+    assert image_env["AUDITWHEEL_POLICY"] == policy
+    assert image_env["AUDITWHEEL_ARCH"] == arch
+    assert image_env["AUDITWHEEL_PLAT"] == "%s_%s" % (policy, arch)
+
+
+def test_locale_and_paths(image_env):
+    for name in ("LC_ALL", "LANG", "LANGUAGE"):
+        assert image_env[name] == "en_US.UTF-8"
+    path = image_env["PATH"].split(":")
+    assert "/usr/local/bin" in path and "/usr/bin" in path
+    assert "/usr/local/lib/pkgconfig" in image_env["PKG_CONFIG_PATH"].split(":")
+    assert "LD_LIBRARY_PATH" in image_env
+    assert image_env["SSL_CERT_FILE"] == "/opt/_internal/certs.pem"
+
+
+def test_no_build_time_settings_leak_into_env(image_env):
+    for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        assert name not in image_env
+
+
+def test_entrypoint_and_cmd(image_config):
+    assert image_config["Config"]["Entrypoint"] == ["manylinux-entrypoint"]
+    assert image_config["Config"]["Cmd"] == ["/bin/bash"]
+
+
+def test_entrypoint_runs_the_command(run_in_image, arch):
+    proc = run_in_image.run("echo $AUDITWHEEL_PLAT; uname -m")
+    plat, machine = proc.stdout.split()
+    assert plat.endswith("_" + arch)
+    assert machine == arch
+
+
+def test_default_command_is_bash(image):
+    proc = docker("run", "--rm", "-i", image, input="echo $0 $BASH_VERSION\n")
+    assert proc.stdout.startswith("/bin/bash ")
+
+
+def test_labels(image_config, policy, arch):
+    labels = image_config["Config"]["Labels"]
+    assert labels[LABEL + ".policy"] == policy
+    assert labels[LABEL + ".arch"] == arch
+    assert labels[LABEL + ".platform-tag"] == "%s_%s" % (policy, arch)
+    assert labels[LABEL + ".base-os"]
+    assert labels[LABEL + ".build-id"] == os.environ.get("MANYLINUX_BUILD_ID", labels[LABEL + ".build-id"])
+    revision = labels["org.opencontainers.image.revision"]
+    assert revision and revision != "unknown"
+
+
+def test_component_labels_match_manifests(image, image_config):
+    labels = image_config["Config"]["Labels"]
+    proc = docker("run", "--rm", "--entrypoint", "/bin/sh", image, "-c",
+                  "cat /opt/_internal/manifests/*.json 2>/dev/null | sed 's/}{/}\\n{/g'; true")
+    manifests = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    for manifest in manifests:
+        assert manifest["version"] in labels[LABEL + "." + manifest["name"]].split(",")
+
+
+def test_no_build_container_left():
+    build_id = os.environ.get("MANYLINUX_BUILD_ID")
+    assert build_id, "MANYLINUX_BUILD_ID names the build whose container must be gone"
+    proc = docker("ps", "-a", "--filter", "label=%s.build-id=%s" % (LABEL, build_id), "--format", "{{.Names}}")
+    # containers of the image itself carry the label too; the build container is named for the build
+    leftovers = [name for name in proc.stdout.split() if name.startswith("manylinux-build-")]
+    assert leftovers == []
+
+
+def test_no_bootstrap_python_left(container, image_config):
+    # What the build installed to run Ansible's modules goes again when the base had no Python.
+    base = image_config["Config"]["Labels"][LABEL + ".base-image"]
+    base_has_python = docker("run", "--rm", "--entrypoint", "/bin/sh", base, "-c",
+                             "command -v python3", check=False).returncode == 0
+    assert not container.file("/var/lib/manylinux-shared").exists
+    if not base_has_python:
+        assert not container.exists("python3")
+        assert not container.file("/usr/bin/python3").exists
+        packages = container.run("dpkg-query -W -f '${Package} ${Status}\\n' 'python3*' 2>/dev/null")
+        assert "ok installed" not in packages.stdout
+
+
+def test_no_build_leftovers(container):
+    assert container.run("ls -A /tmp").stdout.strip() == ""
+    assert not container.file("/root/.ansible").exists
+    assert not container.file("/var/lib/apt/lists/partial").exists or \
+        container.run("ls -A /var/lib/apt/lists | grep -v '^partial$' | grep -v '^lock$'").stdout.strip() == ""

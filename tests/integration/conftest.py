@@ -1,0 +1,67 @@
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BASE = "manylinux-shared/base:bullseye-amd64"
+LABEL = "io.github.manylinux-shared"
+
+
+class Run:
+    def __init__(self, proc, seconds):
+        self.rc = proc.returncode
+        self.output = proc.stdout + proc.stderr
+        self.seconds = seconds
+
+
+def ansible_playbook(*args, env=None):
+    environ = dict(os.environ)
+    environ["ANSIBLE_ROLES_PATH"] = os.path.join(ROOT, "roles") + ":" + os.path.join(ROOT, "tests", "integration", "roles")
+    environ["ANSIBLE_NOCOLOR"] = "1"
+    environ.update(env or {})
+    start = time.monotonic()
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    proc = subprocess.run([playbook, *args], cwd=ROOT, env=environ, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+    return Run(proc, time.monotonic() - start)
+
+
+def docker(*args):
+    return subprocess.run(["docker", *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def offline_base():
+    if docker("image", "inspect", BASE).returncode != 0:
+        run = ansible_playbook("playbooks/base.yml")
+        assert run.rc == 0, run.output
+    return BASE
+
+
+@pytest.fixture
+def build_id():
+    return "itest-" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def image_owner():
+    return "itest-" + uuid.uuid4().hex[:8]
+
+
+def containers_of(build_id):
+    proc = docker("ps", "-a", "--filter", "label=%s.build-id=%s" % (LABEL, build_id), "--format", "{{.Names}}")
+    return proc.stdout.split()
+
+
+def images_of(owner):
+    proc = docker("images", "--format", "{{.Repository}}:{{.Tag}}")
+    return [ref for ref in proc.stdout.split() if "/%s/" % owner in ref]
+
+
+def extra(**values):
+    return ["-e", json.dumps(values)]

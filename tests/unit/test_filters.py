@@ -1,0 +1,95 @@
+"""Filters other than the policy lookup."""
+
+import json
+
+import pytest
+from manylinux import (AnsibleFilterError, manylinux_apt_mirror, manylinux_archive_root,
+                       manylinux_commit_changes, manylinux_component_labels, manylinux_path_join,
+                       manylinux_source, manylinux_sources)
+
+
+def test_source_table_entries_are_complete(sources):
+    for key in sources:
+        entry = manylinux_source(sources, key)
+        assert key == "%s-%s" % (entry["name"], entry["version"])
+        assert entry["url"].startswith("https://")
+
+
+def test_unknown_source_names_the_declared_ones(sources):
+    with pytest.raises(AnsibleFilterError) as err:
+        manylinux_source(sources, "cpython-9.9.9")
+    assert "cpython-9.9.9" in str(err.value) and "openssl-3.5.7" in str(err.value)
+
+
+def test_bad_sha256_is_rejected():
+    table = {"x-1": {"name": "x", "version": "1", "file": "x.tgz", "url": "https://e/x", "sha256": "abc"}}
+    with pytest.raises(AnsibleFilterError, match="64 hex digits"):
+        manylinux_source(table, "x-1")
+
+
+def test_sources_are_deduplicated_in_order(sources):
+    keys = ["cpython-3.14.6", "openssl-3.5.7", "cpython-3.14.6"]
+    assert [s["key"] for s in manylinux_sources(sources, keys)] == ["cpython-3.14.6", "openssl-3.5.7"]
+
+
+def test_commit_changes_quote_values():
+    changes = manylinux_commit_changes(
+        {"B": 'say "hi"', "A": "/x:/y", "NONE": None},
+        {"io.example.policy": "manylinux_2_31"},
+        ["manylinux-entrypoint"], ["/bin/bash"])
+    assert changes == [
+        'ENV A="/x:/y"',
+        'ENV B="say \\"hi\\""',
+        'LABEL "io.example.policy"="manylinux_2_31"',
+        'ENTRYPOINT ["manylinux-entrypoint"]',
+        'CMD ["/bin/bash"]',
+    ]
+
+
+def test_path_join_prepends_without_repeats():
+    assert manylinux_path_join(["/opt/rh/bin", "/usr/bin"], "/usr/local/bin:/usr/bin") == \
+        "/opt/rh/bin:/usr/bin:/usr/local/bin"
+    assert manylinux_path_join([], "") == ""
+
+
+def test_archive_root():
+    assert manylinux_archive_root(["openssl-3.5.7/", "openssl-3.5.7/Configure"]) == "openssl-3.5.7"
+    assert manylinux_archive_root(["./tcl8.6.18/", "./tcl8.6.18/unix/configure"]) == "tcl8.6.18"
+    with pytest.raises(AnsibleFilterError, match="one top directory"):
+        manylinux_archive_root(["a/x", "b/y"])
+
+
+def test_component_labels():
+    manifests = [json.loads('{"name": "openssl", "version": "3.5.7"}'),
+                 {"name": "cpython", "version": "3.13.14"}, {"name": "cpython", "version": "3.14.6"}]
+    assert manylinux_component_labels(manifests, "p") == {"p.openssl": "3.5.7", "p.cpython": "3.13.14,3.14.6"}
+    with pytest.raises(AnsibleFilterError):
+        manylinux_component_labels([{"name": "x"}], "p")
+
+
+DEB822 = """Types: deb
+# http://snapshot.example/archive/debian/20250520T000000Z
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main
+
+Types: deb
+URIs: http://mirror.example/debian-security
+Suites: bookworm-security
+Components: main
+"""
+
+
+def test_apt_mirror_from_deb822():
+    assert manylinux_apt_mirror(["", DEB822]) == "http://mirror.example/debian"
+
+
+def test_apt_mirror_from_one_line_format_skips_security():
+    text = "deb http://security.example/debian-security bookworm-security main\n" \
+           "deb [arch=amd64] http://mirror.example/debian/ bookworm main\n"
+    assert manylinux_apt_mirror([text]) == "http://mirror.example/debian"
+
+
+def test_apt_mirror_missing():
+    with pytest.raises(AnsibleFilterError, match="base_mirror"):
+        manylinux_apt_mirror(["deb https://packages.example/apt stable main\n"])

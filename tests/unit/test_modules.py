@@ -1,0 +1,93 @@
+"""The two modules' logic, without Ansible's module plumbing."""
+
+import hashlib
+import io
+import os
+
+import manylinux_build_step as step
+import manylinux_source_fetch as fetch
+
+
+def source(tmp_path, name, content):
+    return {"key": name, "file": name + ".tar.gz", "url": "https://example.invalid/" + name,
+            "sha256": hashlib.sha256(content).hexdigest()}
+
+
+def test_cached_good_file_is_used(tmp_path):
+    entry = source(tmp_path, "good-1", b"good")
+    (tmp_path / entry["file"]).write_bytes(b"good")
+    paths, downloaded, errors = fetch.fetch_all([entry], str(tmp_path), 5, opener=None)
+    assert errors == [] and downloaded == []
+    assert paths == {"good-1": str(tmp_path / "good-1.tar.gz")}
+
+
+def test_tampered_file_names_both_hashes_and_is_removed(tmp_path):
+    entry = source(tmp_path, "bad-1", b"original")
+    (tmp_path / entry["file"]).write_bytes(b"tampered")
+    _, _, errors = fetch.fetch_all([entry], str(tmp_path), 5, opener=None)
+    assert len(errors) == 1
+    assert entry["sha256"] in errors[0]
+    assert hashlib.sha256(b"tampered").hexdigest() in errors[0]
+    assert "bad-1.tar.gz" in errors[0] and "removed" in errors[0]
+    assert not (tmp_path / entry["file"]).exists()
+
+
+def test_every_bad_file_is_reported(tmp_path):
+    entries = [source(tmp_path, "a-1", b"a"), source(tmp_path, "b-1", b"b")]
+    for entry in entries:
+        (tmp_path / entry["file"]).write_bytes(b"x")
+    _, _, errors = fetch.fetch_all(entries, str(tmp_path), 5, opener=None)
+    assert len(errors) == 2
+
+
+def test_download_is_verified_before_it_lands(tmp_path):
+    entry = source(tmp_path, "dl-1", b"payload")
+    _, downloaded, errors = fetch.fetch_all([entry], str(tmp_path), 5,
+                                            opener=lambda url, **kw: io.BytesIO(b"payload"))
+    assert errors == [] and downloaded == ["dl-1"]
+    assert (tmp_path / entry["file"]).read_bytes() == b"payload"
+
+
+def test_bad_download_leaves_nothing(tmp_path):
+    entry = source(tmp_path, "dl-2", b"payload")
+    _, downloaded, errors = fetch.fetch_all([entry], str(tmp_path), 5,
+                                            opener=lambda url, **kw: io.BytesIO(b"evil"))
+    assert downloaded == [] and "mismatch" in errors[0] and "not stored" in errors[0]
+    assert os.listdir(tmp_path) == []
+
+
+def test_failed_download_leaves_nothing(tmp_path):
+    def refuse(url, **kw):
+        raise OSError("no route")
+    entry = source(tmp_path, "dl-3", b"payload")
+    _, _, errors = fetch.fetch_all([entry], str(tmp_path), 5, opener=refuse)
+    assert "cannot download" in errors[0] and "no route" in errors[0]
+    assert os.listdir(tmp_path) == []
+
+
+def test_check_mode_downloads_nothing(tmp_path):
+    entry = source(tmp_path, "dl-4", b"payload")
+    _, downloaded, errors = fetch.fetch_all([entry], str(tmp_path), 5, check_mode=True, opener=None)
+    assert downloaded == ["dl-4"] and errors == [] and os.listdir(tmp_path) == []
+
+
+def test_build_step_logs_output(tmp_path):
+    result = step.run_step("demo 1.0 make", "echo compiling; echo warn >&2", str(tmp_path),
+                           {"FOO": "bar"}, str(tmp_path / "logs"), 10)
+    assert result["rc"] == 0 and not result.get("failed")
+    assert os.path.basename(result["log"]) == "demo_1.0_make.log"
+    log = open(result["log"]).read()
+    assert "compiling" in log and "warn" in log and "FOO=bar" in log and "### exit 0" in log
+
+
+def test_build_step_failure_shows_the_tail(tmp_path):
+    script = "for i in $(seq 1 100); do echo line $i; done; exit 3"
+    result = step.run_step("demo configure", script, str(tmp_path), {}, str(tmp_path), 5)
+    assert result["failed"] and result["rc"] == 3
+    assert "demo configure failed (exit 3" in result["msg"]
+    assert "line 100" in result["msg"] and "line 95" not in result["msg"]
+
+
+def test_build_step_environment_reaches_the_command(tmp_path):
+    result = step.run_step("env", 'test "$CFLAGS" = "-O2"', str(tmp_path), {"CFLAGS": "-O2"}, str(tmp_path), 5)
+    assert result["rc"] == 0

@@ -1,0 +1,97 @@
+"""The policy table (data) and the filters that read it."""
+
+import pytest
+from manylinux import AnsibleFilterError, manylinux_target, manylinux_target_error
+
+REQUIRED = {"os", "os_family", "package_manager", "libc", "base_image", "devtoolset_root",
+            "path_prepend", "ld_library_path_prepend", "bootstrap", "arches"}
+# What manylinux publishes (and manylinux_2_31 x86_64/aarch64, built here on Debian 11).
+EXPECTED_ARCHES = {
+    "manylinux2014": {"x86_64", "i686", "aarch64", "ppc64le", "s390x"},
+    "manylinux_2_28": {"x86_64", "aarch64", "ppc64le", "s390x"},
+    "manylinux_2_31": {"armv7l", "x86_64", "aarch64"},
+    "manylinux_2_34": {"x86_64", "aarch64", "ppc64le", "s390x"},
+    "manylinux_2_39": {"x86_64", "aarch64", "ppc64le", "s390x", "riscv64"},
+    "musllinux_1_2": {"x86_64", "i686", "aarch64", "ppc64le", "s390x", "armv7l", "riscv64"},
+}
+
+
+def target(policies, policy, arch):
+    return manylinux_target(policies["build_policy_table"], policy, arch, policies["build_arch_table"])
+
+
+def test_every_policy_is_declared(policies):
+    assert set(policies["build_policy_table"]) == set(EXPECTED_ARCHES)
+
+
+@pytest.mark.parametrize("policy", sorted(EXPECTED_ARCHES))
+def test_policy_entries_are_complete(policies, policy):
+    entry = policies["build_policy_table"][policy]
+    assert REQUIRED <= set(entry), REQUIRED - set(entry)
+    assert set(entry["arches"]) == EXPECTED_ARCHES[policy]
+    assert entry["package_manager"] in policies["build_package_managers"]
+    assert entry["bootstrap"]["packages"] and entry["bootstrap"]["interpreter"].startswith("/")
+    assert entry["os_family"] in {"Debian", "RedHat", "Alpine"}
+    assert entry["libc"] == ("musl" if policy.startswith("musllinux") else "glibc")
+
+
+@pytest.mark.parametrize("policy", sorted(EXPECTED_ARCHES))
+def test_devtoolset_comes_first_on_path(policies, policy):
+    entry = policies["build_policy_table"][policy]
+    if entry["devtoolset_root"]:
+        assert entry["devtoolset_root"] + "/usr/bin" in entry["path_prepend"]
+        assert all(p.startswith(entry["devtoolset_root"]) or p.startswith("/usr/local")
+                   for p in entry["ld_library_path_prepend"])
+
+
+def test_every_pair_resolves(policies):
+    for policy, arches in EXPECTED_ARCHES.items():
+        for arch in arches:
+            t = target(policies, policy, arch)
+            assert t["policy"] == policy and t["arch"] == arch
+            assert t["platform_tag"] == "%s_%s" % (policy, arch)
+            assert t["platform"].startswith("linux/")
+            assert "arches" not in t
+
+
+def test_arch_entry_overrides_policy(policies):
+    i686 = target(policies, "manylinux2014", "i686")
+    x86_64 = target(policies, "manylinux2014", "x86_64")
+    assert i686["ld_library_path_prepend"] != x86_64["ld_library_path_prepend"]
+    assert all("lib64" not in p for p in i686["ld_library_path_prepend"])
+    assert target(policies, "manylinux_2_31", "x86_64")["upstream"] is False
+    assert target(policies, "manylinux_2_31", "armv7l")["upstream"] is True
+
+
+def test_unknown_policy_lists_valid_policies(policies):
+    with pytest.raises(AnsibleFilterError) as err:
+        target(policies, "bogus", "x86_64")
+    message = str(err.value)
+    assert "unknown policy 'bogus'" in message
+    for policy in EXPECTED_ARCHES:
+        assert policy in message
+
+
+def test_unknown_arch_lists_valid_arches(policies):
+    with pytest.raises(AnsibleFilterError) as err:
+        target(policies, "manylinux_2_28", "mips")
+    assert "unknown arch 'mips'" in str(err.value)
+    assert "riscv64" in str(err.value) and "x86_64" in str(err.value)
+
+
+def test_unsupported_pair_names_what_would_work(policies):
+    message = manylinux_target_error(policies["build_policy_table"], "manylinux_2_28", "i686",
+                                     policies["build_arch_table"])
+    assert message.startswith("unsupported pair: manylinux_2_28 has no i686")
+    assert "aarch64, ppc64le, s390x, x86_64" in message
+    assert "manylinux2014" in message and "musllinux_1_2" in message
+
+
+@pytest.mark.parametrize("policy,arch", [("", "x86_64"), ("manylinux2014", "")])
+def test_missing_choice_is_an_error(policies, policy, arch):
+    assert manylinux_target_error(policies["build_policy_table"], policy, arch, policies["build_arch_table"])
+
+
+def test_valid_pair_has_no_error(policies):
+    assert manylinux_target_error(policies["build_policy_table"], "musllinux_1_2", "armv7l",
+                                  policies["build_arch_table"]) == ""
