@@ -10,36 +10,51 @@ POLICY ?= manylinux_2_31
 ARCH ?= x86_64
 OFFLINE_BASE := manylinux-shared/base:bullseye-amd64
 BASE_IMAGE ?= $(if $(filter manylinux_2_31-x86_64,$(POLICY)-$(ARCH)),$(OFFLINE_BASE))
+# manylinux_2_31 armv7l on the offline Debian 11 armhf base: `make build-armv7l`
+OFFLINE_BASE_ARMV7L := manylinux-shared/base:bullseye-armhf
 # Extra CA bundle for the build container (TLS-intercepting proxy); empty: off.
 CA_BUNDLE ?=
 # More ansible-playbook arguments, e.g. EXTRA='-e build_image_tag=2026.11'
 EXTRA ?=
 
-.PHONY: setup build base test lint unit integration molecule
+# Foreign architectures (armv7l, aarch64, ... on an x86_64 host) run under qemu-user.
+HOST_MACHINE := $(shell uname -m)
+FOREIGN := $(if $(filter $(ARCH),$(HOST_MACHINE) $(if $(filter x86_64,$(HOST_MACHINE)),i686)),,--emulation)
+
+.PHONY: setup emulation build build-armv7l base test lint unit integration molecule
 
 setup:
 	scripts/setup
 
-base: setup
-	ansible-playbook playbooks/base.yml
+emulation:
+	scripts/setup --emulation
 
-build: setup
-	$(if $(filter $(OFFLINE_BASE),$(BASE_IMAGE)),ansible-playbook playbooks/base.yml)
+base:
+	scripts/setup $(FOREIGN)
+	ansible-playbook playbooks/base.yml -e arch=$(ARCH)
+
+build:
+	scripts/setup $(FOREIGN)
+	$(if $(filter $(OFFLINE_BASE),$(BASE_IMAGE)),ansible-playbook playbooks/base.yml -e arch=$(ARCH))
 	ansible-playbook playbooks/build.yml -e policy=$(POLICY) -e arch=$(ARCH) \
 	  $(if $(BASE_IMAGE),-e base_image=$(BASE_IMAGE)) \
 	  $(if $(CA_BUNDLE),-e build_ca_bundle=$(CA_BUNDLE)) $(EXTRA)
 
-test: setup
+build-armv7l:
+	$(MAKE) build POLICY=manylinux_2_31 ARCH=armv7l BASE_IMAGE=$(OFFLINE_BASE_ARMV7L) \
+	  EXTRA="$(EXTRA)" CA_BUNDLE="$(CA_BUNDLE)" OFFLINE_BASE=$(OFFLINE_BASE_ARMV7L)
+
+test:
 	scripts/test
 
-lint: setup
+lint:
 	scripts/test lint
 
-unit: setup
+unit:
 	scripts/test unit
 
-integration: setup
+integration:
 	scripts/test integration
 
-molecule: setup
+molecule:
 	scripts/test molecule

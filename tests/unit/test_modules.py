@@ -91,3 +91,40 @@ def test_build_step_failure_shows_the_tail(tmp_path):
 def test_build_step_environment_reaches_the_command(tmp_path):
     result = step.run_step("env", 'test "$CFLAGS" = "-O2"', str(tmp_path), {"CFLAGS": "-O2"}, str(tmp_path), 5)
     assert result["rc"] == 0
+
+
+def test_rootfs_archive_records_the_platform(tmp_path):
+    import json
+    import tarfile
+
+    import manylinux_rootfs_image as rootfs
+
+    layer = tmp_path / "layer.tar"
+    with tarfile.open(layer, "w") as out:
+        hello = tmp_path / "hello"
+        hello.write_text("hi")
+        out.add(hello, arcname="./etc/hello")
+    archive = tmp_path / "image.tar"
+    image_id = rootfs.write_archive(str(layer), str(archive), "test/x:armhf", "linux/arm/v7",
+                                    ["/bin/bash"], ["PATH=/bin"], "2026-01-01T00:00:00Z")
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        config_name = manifest[0]["Config"]
+        config = json.load(tar.extractfile(config_name))
+        layer_name = manifest[0]["Layers"][0]
+        assert tar.getmember(layer_name).size == layer.stat().st_size
+    assert manifest[0]["RepoTags"] == ["test/x:armhf"]
+    assert image_id == "sha256:" + config_name[:-len(".json")]
+    assert (config["os"], config["architecture"], config["variant"]) == ("linux", "arm", "v7")
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + rootfs.sha256_file(str(layer))]
+    assert config["config"] == {"Cmd": ["/bin/bash"], "Env": ["PATH=/bin"]}
+
+
+def test_rootfs_platform_must_be_complete():
+    import pytest
+
+    import manylinux_rootfs_image as rootfs
+
+    assert rootfs.parse_platform("linux/amd64") == {"os": "linux", "architecture": "amd64"}
+    with pytest.raises(ValueError):
+        rootfs.parse_platform("amd64")
