@@ -5,7 +5,9 @@ these filters are their only readers, so that every lookup fails the same way:
 early, and naming the valid choices.
 """
 
+import hashlib
 import json
+import os
 
 try:
     from ansible.errors import AnsibleFilterError
@@ -191,6 +193,68 @@ def manylinux_apt_mirror(texts):
     raise AnsibleFilterError("no Debian archive mirror found in the apt sources; set base_mirror")
 
 
+def manylinux_tree_hash(paths):
+    """sha256 over the files below `paths` (names, modes and contents), ignoring bytecode caches."""
+    digest = hashlib.sha256()
+    for top in sorted(paths or []):
+        if not os.path.exists(top):
+            raise AnsibleFilterError("stage input %s does not exist" % top)
+        files = [top] if os.path.isfile(top) else [
+            os.path.join(d, f) for d, dirs, names in os.walk(top)
+            if "__pycache__" not in d.split(os.sep) for f in names]
+        for path in sorted(files):
+            if path.endswith((".pyc", ".pyo")):
+                continue
+            rel = os.path.relpath(path, os.path.dirname(top))
+            digest.update(("%s\0%o\0" % (rel, os.stat(path).st_mode & 0o777)).encode())
+            with open(path, "rb") as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()
+
+
+def manylinux_role_dir(role, roles_paths):
+    """The directory of `role`: the first roles path that has it (as Ansible searches)."""
+    for base in roles_paths or []:
+        path = os.path.join(os.path.expanduser(base), role)
+        if os.path.isdir(path):
+            return path
+    raise AnsibleFilterError("role %s is in none of %s" % (role, ", ".join(roles_paths or [])))
+
+
+def manylinux_stage_key(fingerprint, previous_image):
+    """A stage's key: what the role depends on, on top of the image it starts from."""
+    if not previous_image or not fingerprint:
+        raise AnsibleFilterError("a stage key needs a fingerprint and the previous image id")
+    return hashlib.sha256(("%s\0%s" % (previous_image, fingerprint)).encode()).hexdigest()
+
+
+def manylinux_stage_plan(stage_images, base_image_id, roles, fingerprints, label, use_cache=True):
+    """Walk the roles from the base image through the cached stages.
+
+    stage_images: image summaries (Id, Labels) carrying the stage-key label `label`.
+    Returns the image to start from, the roles whose stages are cached (with their
+    keys and images), and the roles left to apply.
+    """
+    by_key = {}
+    # A tagged stage wins over an untagged one of the same key (a rebuilt stage
+    # takes the tag; the old image may be pruned any time).
+    tagged_first = sorted(stage_images or [], key=lambda i: not [t for t in i.get("RepoTags") or [] if t != "<none>:<none>"])
+    for image in tagged_first:
+        key = (image.get("Labels") or {}).get(label)
+        if key:
+            by_key.setdefault(key, image["Id"])
+    previous, cached = base_image_id, []
+    for role in roles:
+        if role not in fingerprints:
+            raise AnsibleFilterError("no stage fingerprint for role %s" % role)
+        key = manylinux_stage_key(fingerprints[role], previous)
+        if not use_cache or key not in by_key:
+            break
+        previous = by_key[key]
+        cached.append({"role": role, "key": key, "image": previous})
+    return {"start_image": previous, "cached": cached, "remaining": list(roles)[len(cached):]}
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -203,4 +267,8 @@ class FilterModule(object):
             "manylinux_archive_root": manylinux_archive_root,
             "manylinux_component_labels": manylinux_component_labels,
             "manylinux_apt_mirror": manylinux_apt_mirror,
+            "manylinux_tree_hash": manylinux_tree_hash,
+            "manylinux_role_dir": manylinux_role_dir,
+            "manylinux_stage_key": manylinux_stage_key,
+            "manylinux_stage_plan": manylinux_stage_plan,
         }

@@ -153,3 +153,54 @@ def test_emulated_armv7l_build(build_id, image_owner):
         assert containers_of(build_id) == []
     finally:
         docker("rmi", ref)
+
+
+def test_failure_snapshot_can_be_entered(build_id, image_owner, offline_base):
+    run = ansible_playbook("playbooks/build.yml", *extra(
+        policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
+        build_image_owner=image_owner, build_snapshot_on_failure=True, build_roles=["failing_probe"]))
+    snapshots = images_of(image_owner)
+    try:
+        assert run.rc != 0
+        assert len(snapshots) == 1 and "-failed-" in snapshots[0]
+        assert "docker run -it --rm --entrypoint /bin/sh %s" % snapshots[0] in run.output
+        assert containers_of(build_id) == []
+        # the snapshot holds the failed step's state
+        listing = docker("run", "--rm", "--entrypoint", "/bin/sh", snapshots[0], "-c",
+                         "ls /tmp/manylinux-build/logs")
+        assert "failing-probe-1.0_make.log" in listing.stdout
+    finally:
+        for ref in snapshots:
+            docker("rmi", ref)
+
+
+def _stage_lines(output):
+    cached = [l for l in output.splitlines() if "cached, skipped:" in l]
+    apply = [l for l in output.splitlines() if "to apply:" in l]
+    assert cached and apply, output[-3000:]
+    return cached[0].split("cached, skipped:")[1].strip(" '\","), apply[0].split("to apply:")[1].strip(" '\",")
+
+
+def test_stage_cache_rebuilds_only_what_changed(build_id, image_owner, offline_base):
+    unique = build_id  # a value no earlier run used: the first build cannot hit the cache
+    ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+
+    def build(**values):
+        run = ansible_playbook("playbooks/build.yml", *extra(
+            policy="manylinux_2_31", arch="x86_64", base_image=offline_base,
+            build_image_owner=image_owner, build_roles=["probe_a", "probe_b"], probe_a_value=unique, **values))
+        assert run.rc == 0, run.output[-3000:]
+        values = docker("run", "--rm", ref, "cat", "/opt/_internal/probe_a/value", "/opt/_internal/probe_b/value")
+        return _stage_lines(run.output), values.stdout.split()
+
+    try:
+        assert build(probe_b_value="one") == (("none", "probe_a, probe_b"), [unique, "one"])
+        assert build(probe_b_value="one") == (("probe_a, probe_b", "none"), [unique, "one"])
+        assert build(probe_b_value="two") == (("probe_a", "probe_b"), [unique, "two"])
+        assert build(probe_b_value="two", no_cache=True) == (("none", "probe_a, probe_b"), [unique, "two"])
+        stages = docker("images", "--filter", "label=io.github.manylinux-shared.stage-role=probe_b",
+                        "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+        stages = [s for s in stages if s != "<none>:<none>"]
+        assert stages and all(s.startswith("manylinux-shared/stage:manylinux_2_31_x86_64-probe-b-") for s in stages)
+    finally:
+        docker("rmi", ref)

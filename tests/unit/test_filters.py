@@ -93,3 +93,65 @@ def test_apt_mirror_from_one_line_format_skips_security():
 def test_apt_mirror_missing():
     with pytest.raises(AnsibleFilterError, match="base_mirror"):
         manylinux_apt_mirror(["deb https://packages.example/apt stable main\n"])
+
+
+def test_stage_plan_walks_cached_stages():
+    from manylinux import manylinux_stage_key, manylinux_stage_plan
+    fps = {"a": "fa", "b": "fb", "c": "fc"}
+    key_a = manylinux_stage_key("fa", "sha256:base")
+    key_b = manylinux_stage_key("fb", "sha256:A")
+    images = [{"Id": "sha256:A", "Labels": {"k": key_a}, "RepoTags": ["s:a"]},
+              {"Id": "sha256:B", "Labels": {"k": key_b}, "RepoTags": ["s:b"]},
+              {"Id": "sha256:final", "Labels": {"k": ""}, "RepoTags": ["x:latest"]}]
+    plan = manylinux_stage_plan(images, "sha256:base", ["a", "b", "c"], fps, "k")
+    assert plan["start_image"] == "sha256:B"
+    assert [c["role"] for c in plan["cached"]] == ["a", "b"]
+    assert plan["remaining"] == ["c"]
+    # a changed fingerprint of b: a stays cached, b and everything after are applied
+    plan = manylinux_stage_plan(images, "sha256:base", ["a", "b", "c"], dict(fps, b="fb2"), "k")
+    assert plan["start_image"] == "sha256:A" and plan["remaining"] == ["b", "c"]
+    # no cache: everything from the base
+    plan = manylinux_stage_plan(images, "sha256:base", ["a", "b", "c"], fps, "k", use_cache=False)
+    assert plan == {"start_image": "sha256:base", "cached": [], "remaining": ["a", "b", "c"]}
+
+
+def test_stage_plan_prefers_tagged_images():
+    from manylinux import manylinux_stage_key, manylinux_stage_plan
+    key = manylinux_stage_key("fa", "sha256:base")
+    images = [{"Id": "sha256:old", "Labels": {"k": key}, "RepoTags": []},
+              {"Id": "sha256:new", "Labels": {"k": key}, "RepoTags": ["s:a"]}]
+    assert manylinux_stage_plan(images, "sha256:base", ["a"], {"a": "fa"}, "k")["start_image"] == "sha256:new"
+
+
+def test_stage_key_depends_on_both_inputs():
+    from manylinux import manylinux_stage_key
+    assert manylinux_stage_key("f", "sha256:1") != manylinux_stage_key("f", "sha256:2")
+    assert manylinux_stage_key("f", "sha256:1") != manylinux_stage_key("g", "sha256:1")
+    with pytest.raises(AnsibleFilterError):
+        manylinux_stage_key("f", "")
+
+
+def test_tree_hash_follows_contents_and_modes(tmp_path):
+    from manylinux import manylinux_tree_hash
+    role = tmp_path / "role"
+    (role / "tasks").mkdir(parents=True)
+    (role / "tasks" / "main.yml").write_text("a")
+    first = manylinux_tree_hash([str(role)])
+    (role / "tasks" / "__pycache__").mkdir()
+    (role / "tasks" / "__pycache__" / "x.pyc").write_bytes(b"junk")
+    assert manylinux_tree_hash([str(role)]) == first
+    (role / "tasks" / "main.yml").write_text("b")
+    second = manylinux_tree_hash([str(role)])
+    assert second != first
+    (role / "tasks" / "main.yml").chmod(0o755)
+    assert manylinux_tree_hash([str(role)]) != second
+    with pytest.raises(AnsibleFilterError):
+        manylinux_tree_hash([str(tmp_path / "missing")])
+
+
+def test_role_dir_searches_the_roles_paths(tmp_path):
+    from manylinux import manylinux_role_dir
+    (tmp_path / "b" / "r").mkdir(parents=True)
+    assert manylinux_role_dir("r", [str(tmp_path / "a"), str(tmp_path / "b")]) == str(tmp_path / "b" / "r")
+    with pytest.raises(AnsibleFilterError):
+        manylinux_role_dir("missing", [str(tmp_path)])
