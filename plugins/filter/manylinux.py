@@ -72,6 +72,11 @@ def manylinux_target_error(policy_table, policy, arch, arch_table):
     return ""
 
 
+def manylinux_target_error_for(arch, policy_table, policy, arch_table):
+    """manylinux_target_error with the arch first, for map() over a list of arches."""
+    return manylinux_target_error(policy_table, policy, arch, arch_table)
+
+
 def manylinux_source(sources, key):
     """Return the source table entry `key`, checked for the fields a fetch needs."""
     if not isinstance(sources, dict):
@@ -260,6 +265,7 @@ class FilterModule(object):
         return {
             "manylinux_target": manylinux_target,
             "manylinux_target_error": manylinux_target_error,
+            "manylinux_target_error_for": manylinux_target_error_for,
             "manylinux_source": manylinux_source,
             "manylinux_sources": manylinux_sources,
             "manylinux_commit_changes": manylinux_commit_changes,

@@ -116,45 +116,6 @@ def test_disabled_handler_counts_as_missing(tmp_path, build_id):
     assert run.rc != 0 and "need emulation" in run.output
 
 
-def _emulation_ready():
-    try:
-        with open("/proc/sys/fs/binfmt_misc/qemu-arm") as handle:
-            text = handle.read()
-    except OSError:
-        return False
-    return text.startswith("enabled") and "F" in text.split("flags:")[1].split()[0]
-
-
-@pytest.mark.skipif(not _emulation_ready(), reason="needs qemu-user emulation: make emulation (CI enables it)")
-def test_emulated_armv7l_build(build_id, image_owner):
-    """Short emulated check: armhf base, bootstrap interpreter, one small role, commit, metadata."""
-    base = ansible_playbook("playbooks/base.yml", *extra(arch="armv7l"))
-    assert base.rc == 0, base.output[-3000:]
-    inspect = docker("image", "inspect", "manylinux-shared/base:bullseye-armhf",
-                     "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}")
-    assert inspect.stdout.strip() == "linux/arm/v7"
-    run = ansible_playbook("playbooks/build.yml", *extra(
-        policy="manylinux_2_31", arch="armv7l", base_image="manylinux-shared/base:bullseye-armhf",
-        build_id=build_id, build_image_owner=image_owner, build_roles=["emulation_probe"]))
-    assert run.rc == 0, run.output[-3000:]
-    ref = "ghcr.io/%s/manylinux_2_31_armv7l-shared:latest" % image_owner
-    try:
-        assert images_of(image_owner) == [ref]
-        config = docker("image", "inspect", ref, "--format",
-                        "{{.Architecture}}/{{.Variant}} {{json .Config.Env}} {{json .Config.Labels}}").stdout
-        assert config.startswith("arm/v7 ")
-        assert '"AUDITWHEEL_ARCH=armv7l"' in config
-        assert '"io.github.manylinux-shared.emulation-probe":"1.0"' in config
-        out = docker("run", "--rm", ref, "sh", "-c",
-                     "uname -m; cat /opt/_internal/emulation-probe/machine /opt/_internal/emulation-probe/jobs; nproc")
-        machine, built_on, jobs, cores = out.stdout.split()
-        assert machine == built_on == "armv7l"
-        assert jobs == cores, "make -j follows the host's cores"
-        assert containers_of(build_id) == []
-    finally:
-        docker("rmi", ref)
-
-
 def test_failure_snapshot_can_be_entered(build_id, image_owner, offline_base):
     run = ansible_playbook("playbooks/build.yml", *extra(
         policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,

@@ -1,0 +1,286 @@
+"""Checks of the toolchain role's work in a committed image.
+
+Part 1 (always): compilers, tools, headers of CPython's dependencies, the
+en_US.UTF-8 locale, /opt/_internal/certs.pem. Part 2 (what manylinux builds
+from source): each piece is checked when its manifest is in the image and
+skipped, naming the piece, when the build switched it off.
+"""
+
+import json
+import re
+import uuid
+
+import pytest
+
+MANIFEST_DIR = "/opt/_internal/manifests"
+CERTS = "/opt/_internal/certs.pem"
+
+
+def run(host, script):
+    """Run a shell script in the container; fail with its output unless it exits 0."""
+    result = host.run(script)
+    assert result.rc == 0, "exit %d: %s\nstdout:\n%s\nstderr:\n%s" % (
+        result.rc, script, result.stdout, result.stderr)
+    return result
+
+
+def build_and_run(host, source, compile_args="", lang="c", env=None):
+    """Compile `source` in a scratch directory of the container, run it, return its stdout.
+
+    `env` (a dict) is exported for both the compile (and its $(pkg-config ...)) and the run.
+    """
+    work = "/tmp/toolchain-test-%s" % uuid.uuid4().hex[:8]
+    suffix, compiler = {"c": (".c", "cc"), "c++": (".cpp", "c++"), "fortran": (".f90", "gfortran")}[lang]
+    script = (
+        "set -e; mkdir -p {w}; cd {w}\n"
+        "cat > t{s} <<'EOF_SOURCE'\n{src}\nEOF_SOURCE\n"
+        "{env}{cc} -o t t{s} {args}\n"
+        "./t\n"
+    ).format(w=work, s=suffix, src=source, cc=compiler, args=compile_args,
+             env="".join("export %s='%s'\n" % kv for kv in (env or {}).items()))
+    try:
+        return run(host, script).stdout
+    finally:
+        host.run("rm -rf %s" % work)
+
+
+def manifest(host, name):
+    """The manifest of a part 2 component, or skip: the build switched it off."""
+    path = "%s/%s.json" % (MANIFEST_DIR, name)
+    if not host.file(path).exists:
+        pytest.skip("%s was not built from source (switched off for this build)" % name)
+    return json.loads(host.file(path).content_string)
+
+
+def pkg_config_only(prefix):
+    """Environment that finds a prefix only through pkg-config, and nothing through LD_LIBRARY_PATH."""
+    return {"PKG_CONFIG_PATH": prefix + "/lib/pkgconfig", "LD_LIBRARY_PATH": ""}
+
+
+def version_tuple(text):
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+@pytest.fixture(scope="module")
+def musl(policy):
+    return policy.startswith("musllinux")
+
+
+# --- Part 1: compilers and tools ---------------------------------------------
+
+def test_c_compiler_builds_a_program_that_runs(container):
+    out = build_and_run(container, '#include <stdio.h>\nint main(void){puts("hello from C");return 0;}')
+    assert out.strip() == "hello from C"
+
+
+def test_cxx_compiler_builds_a_program_that_runs(container):
+    out = build_and_run(
+        container,
+        '#include <iostream>\n#include <string>\n'
+        'int main(){std::string s("hello from C++");std::cout<<s<<std::endl;return 0;}',
+        lang="c++")
+    assert out.strip() == "hello from C++"
+
+
+def test_fortran_compiler_builds_a_program_that_runs(container):
+    out = build_and_run(container, 'program t\n  print "(A)", "hello from Fortran"\nend program t', lang="fortran")
+    assert out.strip() == "hello from Fortran"
+
+
+def test_compilers_come_from_the_policy_toolset(container, image_env):
+    """With a devtoolset / gcc-toolset policy, gcc on PATH is the toolset's, not the base's."""
+    root = image_env.get("DEVTOOLSET_ROOTPATH", "")
+    gcc = run(container, "command -v gcc").stdout.strip()
+    if root:
+        assert gcc.startswith(root + "/"), "gcc is %s, not under %s" % (gcc, root)
+    else:
+        assert gcc in ("/usr/bin/gcc", "/bin/gcc"), gcc
+
+
+# How to ask each tool for its version (most take --version).
+VERSION_FLAG = {"unzip": "-v"}
+
+
+@pytest.mark.parametrize("tool", [
+    "make", "patch", "perl", "unzip", "file", "xz", "tar", "gzip", "bzip2", "pkg-config",
+    "git", "curl", "bison", "diff", "autoconf", "automake", "m4", "strip", "ar", "ld",
+])
+def test_tool_is_on_path_and_runs(container, tool):
+    result = container.run("command -v %s" % tool)
+    assert result.rc == 0 and result.stdout.strip(), "%s is not on PATH" % tool
+    flag = VERSION_FLAG.get(tool, "--version")
+    assert container.run("%s %s </dev/null" % (tool, flag)).rc == 0, "%s %s fails" % (tool, flag)
+
+
+def test_perl_has_the_module_openssl_configure_needs(container):
+    """OpenSSL 3's Configure uses IPC::Cmd, packaged apart on RHEL (manylinux installs perl-IPC-Cmd)."""
+    run(container, "perl -MIPC::Cmd -e 1")
+
+
+def test_headers_of_cpython_dependencies_compile_and_link(container):
+    """The -dev packages of CPython's extension modules: headers found, libraries linked."""
+    headers = ["zlib.h", "bzlib.h", "lzma.h", "ffi.h", "expat.h", "ncurses.h",
+               "readline/readline.h", "gdbm.h", "uuid/uuid.h", "curl/curl.h", "linux/limits.h"]
+    source = "".join("#include <%s>\n" % h for h in headers) + (
+        '#include <stdio.h>\nint main(void){uuid_t u; uuid_generate(u);'
+        'printf("%s %s\\n", zlibVersion(), curl_version()); return 0;}')
+    # CentOS 7 keeps ffi.h in a versioned directory that pkg-config names
+    flags = "$(pkg-config --cflags libffi) -lz -lbz2 -llzma -lffi -lexpat -lncurses -lreadline -lgdbm -luuid -lcurl"
+    out = build_and_run(container, source, compile_args=flags)
+    assert re.match(r"^\d+\.\d+\S* libcurl/", out.strip()), out
+
+
+def test_openssl_runtime_without_the_bases_headers(container):
+    """openssl (runtime) is there; the base's libssl headers are not (openssl35 builds its own)."""
+    run(container, "openssl version")
+    assert not container.file("/usr/include/openssl/ssl.h").exists, "the base's OpenSSL headers are installed"
+
+
+# --- Part 1: locale and CA bundle ---------------------------------------------
+
+def test_en_us_utf8_locale_works(container, musl):
+    if musl:
+        pytest.skip("musl has no locale data; UTF-8 is its only charset")
+    listed = run(container, "locale -a").stdout.split()
+    assert "en_US.utf8" in listed, "en_US.UTF-8 missing from `locale -a`: %s" % listed
+    result = container.run("LC_ALL=en_US.UTF-8 LANG=en_US.UTF-8 locale charmap")
+    assert result.rc == 0
+    assert result.stdout.strip() == "UTF-8"
+    assert "Cannot set" not in result.stderr, result.stderr
+
+
+def test_image_environment_names_the_locale_and_bundle(image_env):
+    assert image_env.get("LANG") == "en_US.UTF-8"
+    assert image_env.get("LC_ALL") == "en_US.UTF-8"
+    assert image_env.get("SSL_CERT_FILE") == CERTS
+
+
+def test_certs_pem_resolves_to_a_readable_bundle(container):
+    link = container.file(CERTS)
+    assert link.exists, "%s is missing" % CERTS
+    target = run(container, "readlink -f %s" % CERTS).stdout.strip()
+    bundle = container.file(target)
+    assert bundle.is_file and bundle.size > 10000, "%s -> %s is not a CA bundle" % (CERTS, target)
+    count = int(run(container, "grep -c 'BEGIN CERTIFICATE' %s" % CERTS).stdout)
+    assert count > 50, "%s holds only %d certificates" % (CERTS, count)
+    # every certificate in it parses
+    run(container, "openssl crl2pkcs7 -nocrl -certfile %s | openssl pkcs7 -noout" % CERTS)
+
+
+# --- Part 2: what manylinux builds from source ----------------------------------
+
+def test_manifests_describe_what_was_built(container):
+    listing = container.run("ls %s/*.json 2>/dev/null" % MANIFEST_DIR).stdout.split()
+    mine = {"autoconf", "automake", "libtool", "libxcrypt", "sqlite3", "tcl", "tk", "mpdecimal", "zstd"}
+    found = [p for p in listing if p.rsplit("/", 1)[-1][:-5] in mine]
+    if not found:
+        pytest.skip("no component was built from source")
+    for path in found:
+        data = json.loads(container.file(path).content_string)
+        assert set(data) >= {"name", "version", "sha256", "prefix", "options"}, path
+        assert re.fullmatch(r"[0-9a-f]{64}", data["sha256"]), path
+        assert container.file(data["prefix"]).is_directory, "%s: prefix %s missing" % (path, data["prefix"])
+
+
+@pytest.mark.parametrize("name,command", [
+    ("autoconf", "autoconf"), ("automake", "automake"), ("libtool", "libtoolize"),
+])
+def test_autotools_from_source_come_first(container, name, command):
+    data = manifest(container, name)
+    assert run(container, "command -v %s" % command).stdout.strip() == "/usr/local/bin/%s" % command
+    first = run(container, "%s --version" % command).stdout.splitlines()[0]
+    assert version_tuple(first) == version_tuple(data["version"]), first
+
+
+def test_libtool_builds_a_shared_library(container):
+    """libtoolize + the base's aclocal/automake + autoconf: an autotools project that makes a .so."""
+    manifest(container, "libtool")
+    script = r"""set -e
+d=$(mktemp -d); cd $d; mkdir m4
+printf 'int f(void){return 42;}\n' > f.c
+printf 'AC_INIT([t],[1])\nAC_CONFIG_MACRO_DIR([m4])\nAM_INIT_AUTOMAKE([foreign])\nAC_PROG_CC\nLT_INIT\nAC_CONFIG_FILES([Makefile])\nAC_OUTPUT\n' > configure.ac
+printf 'ACLOCAL_AMFLAGS = -I m4\nlib_LTLIBRARIES = libf.la\nlibf_la_SOURCES = f.c\n' > Makefile.am
+libtoolize --copy --quiet
+aclocal -I m4
+autoconf
+automake --add-missing --copy 2>/dev/null
+./configure -q
+make -s >/dev/null 2>&1
+ls .libs/libf.so*
+grep -m1 '^macro_version=' libtool
+cd /; rm -rf $d
+"""
+    out = run(container, script).stdout
+    assert ".libs/libf.so" in out, out
+    assert re.search(r"macro_version=%s\b" % re.escape(manifest(container, "libtool")["version"]), out), out
+
+
+def test_sqlite_has_fts5_and_is_recent(container):
+    data = manifest(container, "sqlite3")
+    prefix = data["prefix"]
+    sql = ("CREATE VIRTUAL TABLE t USING fts5(body);"
+           "INSERT INTO t VALUES ('manylinux shared images'), ('something else');"
+           "SELECT count(*) FROM t WHERE t MATCH 'shared';"
+           "SELECT sqlite_version();")
+    out = run(container, "%s/bin/sqlite3 :memory: \"%s\"" % (prefix, sql)).stdout.split()
+    assert out[0] == "1", out
+    assert out[1] == data["version"], out
+    assert version_tuple(out[1]) >= (3, 50), out
+
+
+def test_sqlite_links_through_pkg_config_without_ld_library_path(container):
+    data = manifest(container, "sqlite3")
+    source = ('#include <stdio.h>\n#include <sqlite3.h>\n'
+              'int main(void){printf("%s %d\\n", sqlite3_libversion(), '
+              'sqlite3_compileoption_used("ENABLE_FTS5"));return 0;}')
+    flags = "$(pkg-config --cflags --libs sqlite3)"
+    out = build_and_run(container, source, compile_args=flags,
+                        env=pkg_config_only(data["prefix"]))
+    assert out.split() == [data["version"], "1"], out
+
+
+def test_tcl_and_tk_are_built(container):
+    tcl = manifest(container, "tcl")
+    tk = manifest(container, "tk")
+    series = ".".join(tcl["version"].split(".")[:2])
+    out = run(container, "echo 'puts [info patchlevel]' | %s/bin/tclsh%s" % (tcl["prefix"], series)).stdout
+    assert out.strip() == tcl["version"]
+    for lib in ("libtcl%s.so" % series, "libtk%s.so" % series):
+        path = "%s/lib/%s" % (tk["prefix"], lib)
+        assert container.file(path).exists, path
+        assert "not found" not in run(container, "ldd %s" % path).stdout, path
+    assert container.file("%s/lib/tk%s/tk.tcl" % (tk["prefix"], series)).exists
+    assert run(container, "PKG_CONFIG_PATH=%s/lib/pkgconfig pkg-config --modversion tk" % tk["prefix"]).stdout.strip() \
+        == tk["version"]
+
+
+def test_mpdecimal_links_through_pkg_config(container):
+    data = manifest(container, "mpdecimal")
+    source = ('#include <stdio.h>\n#include <mpdecimal.h>\n'
+              'int main(void){printf("%s\\n", mpd_version());return 0;}')
+    out = build_and_run(container, source, compile_args="$(pkg-config --cflags --libs libmpdec)",
+                        env=pkg_config_only(data["prefix"]))
+    assert out.strip() == data["version"]
+
+
+def test_zstd_is_multithreaded_and_links_through_pkg_config(container):
+    data = manifest(container, "zstd")
+    source = ('#include <stdio.h>\n#include <zstd.h>\n'
+              'int main(void){ZSTD_CCtx *c = ZSTD_createCCtx();'
+              'size_t r = ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, 2);'
+              'printf("%s %d\\n", ZSTD_versionString(), ZSTD_isError(r) ? 0 : 1);'
+              'ZSTD_freeCCtx(c);return 0;}')
+    out = build_and_run(container, source, compile_args="$(pkg-config --cflags --libs libzstd)",
+                        env=pkg_config_only(data["prefix"]))
+    assert out.split() == [data["version"], "1"], "version / multithreading: %s" % out
+
+
+def test_libxcrypt_provides_both_sonames(container):
+    data = manifest(container, "libxcrypt")
+    for soname in ("libcrypt.so.1", "libcrypt.so.2"):
+        assert container.file("/usr/local/lib/%s" % soname).exists, soname
+    source = ('#include <stdio.h>\n#include <crypt.h>\n'
+              'int main(void){const char *h = crypt("pw", "$6$saltsalt$");'
+              'printf("%s %s\\n", h ? h : "null", XCRYPT_VERSION_STR);return 0;}')
+    out = build_and_run(container, source, compile_args="-I/usr/local/include -L/usr/local/lib -lcrypt").split()
+    assert out[0].startswith("$6$saltsalt$") and out[1] == data["version"], out

@@ -1,0 +1,181 @@
+"""Two arches built at the same time (one under qemu-user emulation), then published.
+
+One module-scoped pair of builds serves three checks: the emulated image's
+metadata, that concurrent builds do not clash, and the push of both images and
+their multi-arch manifest to a real registry on 127.0.0.1 (Debian's
+docker-registry with htpasswd auth), with credentials from the environment.
+"""
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
+from conftest import ROOT, ansible_playbook, containers_of, docker, extra
+
+ARMHF_BASE = "manylinux-shared/base:bullseye-armhf"
+AMD64_BASE = "manylinux-shared/base:bullseye-amd64"
+
+
+def _emulation_ready():
+    try:
+        with open("/proc/sys/fs/binfmt_misc/qemu-arm") as handle:
+            text = handle.read()
+    except OSError:
+        return False
+    return text.startswith("enabled") and "F" in text.split("flags:")[1].split()[0]
+
+
+pytestmark = pytest.mark.skipif(not _emulation_ready(),
+                                reason="needs qemu-user emulation: make emulation (CI's setup enables it)")
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A real registry on 127.0.0.1 with one htpasswd user; stopped after the module."""
+    for tool in ("docker-registry", "htpasswd"):
+        if not shutil.which(tool):
+            pytest.fail("%s is missing: scripts/test installs docker-registry and apache2-utils" % tool)
+    work = tmp_path_factory.mktemp("registry")
+    user, password = "publisher", uuid.uuid4().hex
+    htpasswd = subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True)
+    (work / "htpasswd").write_text(htpasswd.stdout)
+    port = _free_port()
+    (work / "config.yml").write_text(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%d\n"
+        "auth:\n  htpasswd:\n    realm: test\n    path: %s\n" % (work / "data", port, work / "htpasswd"))
+    proc = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")],
+                            stdout=open(work / "log", "w"), stderr=subprocess.STDOUT)
+    address = "127.0.0.1:%d" % port
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen("http://%s/v2/" % address, timeout=1)
+            except urllib.error.HTTPError:
+                break  # 401: up, and asking for credentials
+            except OSError:
+                time.sleep(0.2)
+        yield {"address": address, "user": user, "password": password}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        docker("logout", address)
+
+
+@pytest.fixture(scope="module")
+def two_arch_builds(tmp_path_factory, registry):
+    """Build manylinux_2_31 x86_64 and armv7l at the same time on one engine."""
+    logs = tmp_path_factory.mktemp("logs")
+    for arch in ("x86_64", "armv7l"):
+        run = ansible_playbook("playbooks/base.yml", *extra(arch=arch))
+        assert run.rc == 0, run.output[-3000:]
+    owner = "itest-" + uuid.uuid4().hex[:8]
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles") + ":" +
+               os.path.join(ROOT, "tests", "integration", "roles"), ANSIBLE_NOCOLOR="1")
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    procs = {}
+    for arch, base in (("x86_64", AMD64_BASE), ("armv7l", ARMHF_BASE)):
+        args = extra(policy="manylinux_2_31", arch=arch, base_image=base, build_image_registry=registry["address"],
+                     build_image_owner=owner, build_log_root=str(logs), build_roles=["emulation_probe"],
+                     no_cache=True)
+        procs[arch] = subprocess.Popen([playbook, "playbooks/build.yml", *args], cwd=ROOT, env=env, text=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    outputs = {arch: proc.communicate()[0] for arch, proc in procs.items()}
+    refs = {arch: "%s/%s/manylinux_2_31_%s-shared:latest" % (registry["address"], owner, arch) for arch in procs}
+    try:
+        yield {"owner": owner, "logs": logs, "outputs": outputs, "refs": refs,
+               "rc": {arch: proc.returncode for arch, proc in procs.items()}}
+    finally:
+        for ref in refs.values():
+            docker("rmi", ref)
+
+
+def _build_id(output):
+    for line in output.splitlines():
+        if "build manylinux_2_31_" in line:
+            return line.split("build ", 1)[1].split(":", 1)[0]
+    raise AssertionError("no build id in the output:\n" + output[-2000:])
+
+
+def test_concurrent_builds_do_not_clash(two_arch_builds):
+    for arch, output in two_arch_builds["outputs"].items():
+        assert two_arch_builds["rc"][arch] == 0, output[-3000:]
+    ids = {arch: _build_id(out) for arch, out in two_arch_builds["outputs"].items()}
+    assert ids["x86_64"] != ids["armv7l"]
+    for build_id in ids.values():
+        assert containers_of(build_id) == []
+        assert (two_arch_builds["logs"] / build_id / "emulation-probe-1.0_uname.log").is_file()
+
+
+def test_emulated_image_is_armv7l(two_arch_builds):
+    assert two_arch_builds["rc"]["armv7l"] == 0, two_arch_builds["outputs"]["armv7l"][-3000:]
+    inspect = docker("image", "inspect", ARMHF_BASE, "--format", "{{.Os}}/{{.Architecture}}/{{.Variant}}")
+    assert inspect.stdout.strip() == "linux/arm/v7"
+    ref = two_arch_builds["refs"]["armv7l"]
+    config = json.loads(docker("image", "inspect", ref).stdout)[0]
+    assert (config["Architecture"], config.get("Variant")) == ("arm", "v7")
+    assert "AUDITWHEEL_ARCH=armv7l" in config["Config"]["Env"]
+    assert config["Config"]["Labels"]["io.github.manylinux-shared.emulation-probe"] == "1.0"
+    out = docker("run", "--rm", ref, "sh", "-c",
+                 "uname -m; cat /opt/_internal/emulation-probe/machine /opt/_internal/emulation-probe/jobs; nproc")
+    machine, built_on, jobs, cores = out.stdout.split()
+    assert machine == built_on == "armv7l"
+    assert jobs == cores, "make -j follows the host's cores"
+
+
+def _registry_get(registry, path, accept):
+    request = urllib.request.Request("http://%s%s" % (registry["address"], path), headers={
+        "Accept": accept,
+        "Authorization": "Basic " + base64.b64encode(
+            ("%s:%s" % (registry["user"], registry["password"])).encode()).decode()})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
+    assert all(rc == 0 for rc in two_arch_builds["rc"].values())
+    owner = two_arch_builds["owner"]
+    # without credentials the registry refuses the push
+    refused = ansible_playbook("playbooks/publish.yml", *extra(
+        policy="manylinux_2_31", publish_arches=["x86_64", "armv7l"], build_image_registry=registry["address"],
+        build_image_owner=owner, publish_insecure=True),
+        env={"MANYLINUX_REGISTRY_USER": "", "MANYLINUX_REGISTRY_PASSWORD": ""})
+    assert refused.rc != 0
+    run = ansible_playbook("playbooks/publish.yml", *extra(
+        policy="manylinux_2_31", publish_arches=["x86_64", "armv7l"], build_image_registry=registry["address"],
+        build_image_owner=owner, build_image_tag="2026.11.25", publish_insecure=True),
+        env={"MANYLINUX_REGISTRY_USER": registry["user"], "MANYLINUX_REGISTRY_PASSWORD": registry["password"]})
+    # the build tagged :latest; publish pushes the tag asked for, so tag it first
+    assert run.rc != 0 and "2026.11.25" in run.output, "a missing image must stop the publish"
+    for ref in two_arch_builds["refs"].values():
+        docker("tag", ref, ref.rsplit(":", 1)[0] + ":2026.11.25")
+    run = ansible_playbook("playbooks/publish.yml", *extra(
+        policy="manylinux_2_31", publish_arches=["x86_64", "armv7l"], build_image_registry=registry["address"],
+        build_image_owner=owner, build_image_tag="2026.11.25", publish_insecure=True),
+        env={"MANYLINUX_REGISTRY_USER": registry["user"], "MANYLINUX_REGISTRY_PASSWORD": registry["password"]})
+    try:
+        assert run.rc == 0, run.output[-3000:]
+        tags = _registry_get(registry, "/v2/%s/manylinux_2_31_armv7l-shared/tags/list" % owner, "application/json")
+        assert sorted(tags["tags"]) == ["2026.11.25", "latest"]
+        for tag in ("2026.11.25", "latest"):
+            index = _registry_get(registry, "/v2/%s/manylinux_2_31-shared/manifests/%s" % (owner, tag),
+                                  "application/vnd.docker.distribution.manifest.list.v2+json")
+            platforms = sorted((m["platform"]["architecture"], m["platform"].get("variant", ""))
+                               for m in index["manifests"])
+            assert platforms == [("amd64", ""), ("arm", "v7")]
+    finally:
+        for ref in two_arch_builds["refs"].values():
+            docker("rmi", ref.rsplit(":", 1)[0] + ":2026.11.25")
