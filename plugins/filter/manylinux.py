@@ -260,6 +260,31 @@ def manylinux_stage_plan(stage_images, base_image_id, roles, fingerprints, label
     return {"start_image": previous, "cached": cached, "remaining": list(roles)[len(cached):]}
 
 
+def manylinux_unused_stages(images, stage_label, image_label):
+    """Stage images (label `stage_label` set) that no tagged final image (label `image_label`
+    set, stage label empty) is built on, following ParentId links of the image summaries."""
+    by_id = {image["Id"]: image for image in images or []}
+
+    def labels(image):
+        return image.get("Labels") or {}
+
+    def tagged(image):
+        return [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+
+    used = set()
+    for image in by_id.values():
+        if labels(image).get(stage_label) or image_label not in labels(image) or not tagged(image):
+            continue
+        parent = image.get("ParentId")
+        while parent and parent in by_id and parent not in used:
+            used.add(parent)
+            parent = by_id[parent].get("ParentId")
+    return sorted(
+        (tag for image in by_id.values() if labels(image).get(stage_label) and image["Id"] not in used
+         for tag in (image.get("RepoTags") or [image["Id"]]) if tag != "<none>:<none>"),
+    )
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -277,4 +302,5 @@ class FilterModule(object):
             "manylinux_role_dir": manylinux_role_dir,
             "manylinux_stage_key": manylinux_stage_key,
             "manylinux_stage_plan": manylinux_stage_plan,
+            "manylinux_unused_stages": manylinux_unused_stages,
         }

@@ -162,6 +162,15 @@ def test_stage_cache_rebuilds_only_what_changed(build_id, image_owner, offline_b
         stages = docker("images", "--filter", "label=io.github.manylinux-shared.stage-role=probe_b",
                         "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
         stages = [s for s in stages if s != "<none>:<none>"]
-        assert stages and all(s.startswith("manylinux-shared/stage:manylinux_2_31_x86_64-probe-b-") for s in stages)
+        assert len(stages) >= 2
+        assert all(s.startswith("manylinux-shared/stage:manylinux_2_31_x86_64-probe-b-") for s in stages)
+        # pruning keeps only the stages a tagged image is built on: here the final image's parent
+        prune = ansible_playbook("playbooks/prune_stages.yml")
+        assert prune.rc == 0, prune.output[-3000:]
+        left = docker("images", "--filter", "label=io.github.manylinux-shared.stage-role=probe_b",
+                      "--format", "{{.ID}} {{.Repository}}").stdout.splitlines()
+        left = [line.split()[0] for line in left if "manylinux-shared/stage" in line]
+        parent = docker("image", "inspect", ref, "--format", "{{.Parent}}").stdout.strip()
+        assert len(left) == 1 and parent.startswith("sha256:" + left[0])
     finally:
         docker("rmi", ref)

@@ -155,3 +155,21 @@ def test_role_dir_searches_the_roles_paths(tmp_path):
     assert manylinux_role_dir("r", [str(tmp_path / "a"), str(tmp_path / "b")]) == str(tmp_path / "b" / "r")
     with pytest.raises(AnsibleFilterError):
         manylinux_role_dir("missing", [str(tmp_path)])
+
+
+def test_unused_stages_follow_parents():
+    from manylinux import manylinux_unused_stages
+    images = [
+        {"Id": "s1", "ParentId": "base", "Labels": {"k": "a"}, "RepoTags": ["stage:1"]},
+        {"Id": "s2", "ParentId": "s1", "Labels": {"k": "b"}, "RepoTags": ["stage:2"]},
+        {"Id": "final", "ParentId": "s2", "Labels": {"k": "", "p": "x"}, "RepoTags": ["img:latest"]},
+        {"Id": "s3", "ParentId": "s1", "Labels": {"k": "c"}, "RepoTags": ["stage:3"]},   # an abandoned branch
+        {"Id": "base", "ParentId": "", "Labels": {}, "RepoTags": ["base:latest"]},
+    ]
+    assert manylinux_unused_stages(images, "k", "p") == ["stage:3"]
+    # an untagged (superseded) final image keeps nothing
+    untagged = [dict(i, RepoTags=[]) if i["Id"] == "final" else i for i in images]
+    assert manylinux_unused_stages(untagged, "k", "p") == ["stage:1", "stage:2", "stage:3"]
+    # without the final image, every stage is unused
+    assert manylinux_unused_stages([i for i in images if i["Id"] != "final"], "k", "p") == \
+        ["stage:1", "stage:2", "stage:3"]
