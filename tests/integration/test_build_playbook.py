@@ -152,11 +152,17 @@ def test_stage_cache_rebuilds_only_what_changed(build_id, image_owner, offline_b
             build_image_owner=image_owner, build_roles=["probe_a", "probe_b"], probe_a_value=unique, **values))
         assert run.rc == 0, run.output[-3000:]
         values = docker("run", "--rm", ref, "cat", "/opt/_internal/probe_a/value", "/opt/_internal/probe_b/value")
+        build.output = run.output
         return _stage_lines(run.output), values.stdout.split()
 
     try:
         assert build(probe_b_value="one") == (("none", "probe_a, probe_b"), [unique, "one"])
+        first_image = docker("image", "inspect", ref, "--format", "{{.Id}}").stdout
+        # the same build again changes nothing: no container, no commit, the same image
         assert build(probe_b_value="one") == (("probe_a, probe_b", "none"), [unique, "one"])
+        assert "is up to date" in build.output
+        assert "changed=0 " in build.output.split("PLAY RECAP")[1]
+        assert docker("image", "inspect", ref, "--format", "{{.Id}}").stdout == first_image
         assert build(probe_b_value="two") == (("probe_a", "probe_b"), [unique, "two"])
         assert build(probe_b_value="two", no_cache=True) == (("none", "probe_a, probe_b"), [unique, "two"])
         stages = docker("images", "--filter", "label=io.github.manylinux-shared.stage-role=probe_b",
