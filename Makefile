@@ -12,8 +12,10 @@ OFFLINE_BASE := manylinux-shared/base:bullseye-amd64
 BASE_IMAGE ?= $(if $(filter manylinux_2_31-x86_64,$(POLICY)-$(ARCH)),$(OFFLINE_BASE))
 # manylinux_2_31 armv7l on the offline Debian 11 armhf base: `make build-armv7l`
 OFFLINE_BASE_ARMV7L := manylinux-shared/base:bullseye-armhf
-# Extra CA bundle for the build container (TLS-intercepting proxy); empty: off.
-CA_BUNDLE ?=
+# Extra CA bundle for the build container's own downloads (pip): by default the
+# host's system bundle, so that a host behind a TLS-intercepting proxy builds
+# as it browses. It is never part of the image. CA_BUNDLE= turns it off.
+CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
 # More ansible-playbook arguments, e.g. EXTRA='-e build_image_tag=2026.11'
 EXTRA ?=
 

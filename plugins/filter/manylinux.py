@@ -157,10 +157,10 @@ def manylinux_component_labels(manifests, prefix):
         if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
             raise AnsibleFilterError("a component manifest lacks name or version: %r" % (manifest,))
         key = "%s.%s" % (prefix, manifest["name"])
-        version = str(manifest["version"])
-        if key in labels and version not in labels[key].split(","):
-            version = labels[key] + "," + version
-        labels[key] = version
+        versions = labels[key].split(",") if key in labels else []
+        if str(manifest["version"]) not in versions:
+            versions.append(str(manifest["version"]))
+        labels[key] = ",".join(versions)
     return labels
 
 

@@ -128,7 +128,7 @@ def test_failure_snapshot_can_be_entered(build_id, image_owner, offline_base):
         assert containers_of(build_id) == []
         # the snapshot holds the failed step's state
         listing = docker("run", "--rm", "--entrypoint", "/bin/sh", snapshots[0], "-c",
-                         "ls /tmp/manylinux-build/logs")
+                         "ls -R /tmp/manylinux-build/logs")
         assert "failing-probe-1.0_make.log" in listing.stdout
     finally:
         for ref in snapshots:

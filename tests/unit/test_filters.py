@@ -61,7 +61,8 @@ def test_archive_root():
 
 def test_component_labels():
     manifests = [json.loads('{"name": "openssl", "version": "3.5.7"}'),
-                 {"name": "cpython", "version": "3.13.14"}, {"name": "cpython", "version": "3.14.6"}]
+                 {"name": "cpython", "version": "3.13.14"}, {"name": "cpython", "version": "3.14.6"},
+                 {"name": "cpython", "version": "3.14.6"}]
     assert manylinux_component_labels(manifests, "p") == {"p.openssl": "3.5.7", "p.cpython": "3.13.14,3.14.6"}
     with pytest.raises(AnsibleFilterError):
         manylinux_component_labels([{"name": "x"}], "p")

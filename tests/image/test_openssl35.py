@@ -1,0 +1,95 @@
+"""The private OpenSSL 3.5 (role openssl35) in the committed image.
+
+The expected release is MANYLINUX_OPENSSL_VERSION when set, else the role's
+default (roles/openssl35/defaults/main.yml).
+"""
+
+import json
+import os
+import re
+
+import pytest
+import yaml
+
+PREFIX = "/opt/_internal/openssl-3.5"
+OPENSSL = PREFIX + "/bin/openssl"
+LIBS = ("libssl.so.3", "libcrypto.so.3")
+MANIFEST = "/opt/_internal/manifests/openssl-3.5.json"
+ROLE_DEFAULTS = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "openssl35", "defaults", "main.yml")
+
+# manylinux's hardening flags, which the role passes to Configure.
+HARDENING_CFLAGS = ("-fstack-protector-strong", "-Werror=format-security", "-D_FORTIFY_SOURCE=2", "-O2")
+
+
+@pytest.fixture(scope="module")
+def expected_version():
+    version = os.environ.get("MANYLINUX_OPENSSL_VERSION")
+    if version:
+        return version
+    with open(ROLE_DEFAULTS) as handle:
+        return str(yaml.safe_load(handle)["openssl35_version"])
+
+
+def test_layout(container):
+    assert container.file(OPENSSL).is_file
+    assert container.file(OPENSSL).mode & 0o111
+    for lib in LIBS:
+        assert container.file("%s/lib/%s" % (PREFIX, lib)).is_file
+    assert container.file(PREFIX + "/include/openssl/ssl.h").is_file
+    assert container.file(PREFIX + "/lib/pkgconfig/openssl.pc").is_file
+    # install_sw: no manual pages or HTML docs
+    assert not container.file(PREFIX + "/share").exists
+
+
+def test_version_is_the_pin(run_in_image, expected_version):
+    assert expected_version.startswith("3.5.")
+    out = run_in_image.run(OPENSSL + " version").stdout
+    assert out.startswith("OpenSSL %s " % expected_version), out
+    assert "Library: OpenSSL %s " % expected_version in out, out
+
+
+def test_openssldir_is_the_prefix(run_in_image):
+    out = run_in_image.run(OPENSSL + " version -d").stdout.strip()
+    assert out == 'OPENSSLDIR: "%s"' % PREFIX
+
+
+def test_built_with_hardening_flags(run_in_image):
+    compiler = run_in_image.run(OPENSSL + " version -f").stdout
+    for flag in HARDENING_CFLAGS:
+        assert flag in compiler.split(), "%s missing from %s" % (flag, compiler)
+
+
+def test_finds_its_libraries_without_ld_library_path(run_in_image):
+    out = run_in_image.run("env -u LD_LIBRARY_PATH ldd %s" % OPENSSL).stdout
+    for lib in LIBS:
+        assert re.search(r"^\s*%s => %s/lib/%s " % (re.escape(lib), re.escape(PREFIX), re.escape(lib)), out, re.M), out
+    assert "not found" not in out
+
+
+def test_rpath_and_bind_now(run_in_image, arch):
+    for path in (OPENSSL,) + tuple("%s/lib/%s" % (PREFIX, lib) for lib in LIBS):
+        dynamic = run_in_image.run("readelf -d %s" % path).stdout
+        assert re.search(r"\((RUNPATH|RPATH)\)\s+Library r(un)?path: \[%s/lib\]" % re.escape(PREFIX), dynamic), dynamic
+        assert "BIND_NOW" in dynamic or re.search(r"FLAGS_1.*\bNOW\b", dynamic), dynamic
+        if arch == "i686" and "libcrypto" in path:
+            assert "[libatomic.so.1]" in dynamic, dynamic
+
+
+def test_stripped(run_in_image):
+    for path in (OPENSSL,) + tuple("%s/lib/%s" % (PREFIX, lib) for lib in LIBS):
+        sections = run_in_image.run("readelf -S --wide %s" % path).stdout
+        assert ".symtab" not in sections, "%s has a symbol table" % path
+        assert ".debug_info" not in sections, "%s has debug info" % path
+
+
+def test_distro_openssl_headers_removed(container):
+    assert not container.file("/usr/include/openssl/ssl.h").exists
+
+
+def test_manifest(container, expected_version):
+    manifest = json.loads(container.file(MANIFEST).content_string)
+    assert manifest["name"] == "openssl"
+    assert manifest["version"] == expected_version
+    assert manifest["prefix"] == PREFIX
+    assert re.fullmatch(r"[0-9a-f]{64}", manifest["sha256"])
+    assert re.fullmatch(r"[0-9a-f]{64}", manifest["options_sha256"])
