@@ -23,7 +23,7 @@ EXTRA ?=
 HOST_MACHINE := $(shell uname -m)
 FOREIGN := $(if $(filter $(ARCH),$(HOST_MACHINE) $(if $(filter x86_64,$(HOST_MACHINE)),i686)),,--emulation)
 
-.PHONY: setup emulation build build-armv7l base test lint unit integration molecule
+.PHONY: setup emulation build build-offline build-armv7l base test lint unit integration molecule
 
 setup:
 	scripts/setup
@@ -41,6 +41,13 @@ build:
 	ansible-playbook playbooks/build.yml -e policy=$(POLICY) -e arch=$(ARCH) \
 	  $(if $(BASE_IMAGE),-e base_image=$(BASE_IMAGE)) \
 	  $(if $(CA_BUNDLE),-e build_ca_bundle=$(CA_BUNDLE)) $(EXTRA)
+
+# The default image from the offline source cache (no python.org): the
+# interpreters the cache holds, the Debian tarballs of the toolchain's pieces.
+# MANYLINUX_SOURCE_CACHE: default ../shared/sources.
+build-offline:
+	MANYLINUX_SOURCE_CACHE="$${MANYLINUX_SOURCE_CACHE:-$(abspath ../shared/sources)}" \
+	  $(MAKE) build EXTRA="-e @tests/offline.yml $(EXTRA)" CA_BUNDLE="$(CA_BUNDLE)"
 
 build-armv7l:
 	$(MAKE) build POLICY=manylinux_2_31 ARCH=armv7l BASE_IMAGE=$(OFFLINE_BASE_ARMV7L) \

@@ -11,6 +11,8 @@ description:
     C(<log_dir>/<name>.log) instead of returning them, so long builds keep their full
     output without flooding Ansible's.
   - On a non-zero exit the task fails with the last O(tail_lines) lines of the log.
+  - It also fails when a line this run wrote to the log matches one of O(fail_on): for
+    builds that exit 0 although part of them failed (CPython's optional modules).
   - Always reports a change; callers decide with C(when) whether the step must run.
 options:
   name:
@@ -37,6 +39,13 @@ options:
     description: How many lines of the log a failure shows.
     type: int
     default: 40
+  fail_on:
+    description:
+      - Regular expressions (Python, searched per line); a line of this run's output
+        that matches fails the step, with the lines that follow it.
+    type: list
+    elements: str
+    default: []
 """
 
 RETURN = r"""
@@ -73,13 +82,29 @@ def tail(path, lines):
     return b"".join(last).decode("utf-8", "replace")
 
 
-def run_step(name, cmd, chdir, environment, log_dir, tail_lines):
+def flagged(path, offset, patterns, context=5):
+    """Lines written after `offset` that match one of `patterns`, each with the lines after it."""
+    if not patterns:
+        return []
+    regexes = [re.compile(pattern) for pattern in patterns]
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode("utf-8", "replace").splitlines()
+    found = []
+    for number, line in enumerate(lines):
+        if any(regex.search(line) for regex in regexes):
+            found.append("\n".join(lines[number:number + 1 + context]))
+    return found
+
+
+def run_step(name, cmd, chdir, environment, log_dir, tail_lines, fail_on=()):
     if not os.path.isdir(log_dir):
         os.makedirs(log_dir)
     log = os.path.join(log_dir, log_name(name))
     env = dict(os.environ)
     env.update({k: str(v) for k, v in (environment or {}).items()})
     start = time.time()
+    offset = os.path.getsize(log) if os.path.exists(log) else 0
     with open(log, "ab") as out:
         header = "### %s\n### cwd: %s\n### cmd: %s\n### env: %s\n" % (
             name, chdir, cmd, " ".join("%s=%s" % kv for kv in sorted((environment or {}).items())))
@@ -95,6 +120,11 @@ def run_step(name, cmd, chdir, environment, log_dir, tail_lines):
         result["failed"] = True
         result["msg"] = "%s failed (exit %d after %.1f s); log %s ends with:\n%s" % (
             name, rc, seconds, log, tail(log, tail_lines))
+        return result
+    matches = flagged(log, offset, fail_on)
+    if matches:
+        result["failed"] = True
+        result["msg"] = "%s exited 0 but its log %s says:\n%s" % (name, log, "\n...\n".join(matches))
     return result
 
 
@@ -107,13 +137,15 @@ def main():
             environment=dict(type="dict", default={}),
             log_dir=dict(type="path", required=True),
             tail_lines=dict(type="int", default=40),
+            fail_on=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=False,
     )
     p = module.params
     if not os.path.isdir(p["chdir"]):
         module.fail_json(msg="%s: no directory %s" % (p["name"], p["chdir"]))
-    result = run_step(p["name"], p["cmd"], p["chdir"], p["environment"], p["log_dir"], p["tail_lines"])
+    result = run_step(p["name"], p["cmd"], p["chdir"], p["environment"], p["log_dir"], p["tail_lines"],
+                      p["fail_on"])
     if result.get("failed"):
         module.fail_json(**result)
     module.exit_json(**result)

@@ -4,7 +4,8 @@ import json
 
 import pytest
 from manylinux import (AnsibleFilterError, manylinux_apt_mirror, manylinux_archive_root,
-                       manylinux_commit_changes, manylinux_component_labels, manylinux_path_join,
+                       manylinux_commit_changes, manylinux_component_labels, manylinux_cpython_tag,
+                       manylinux_interpreter_table, manylinux_options_for, manylinux_path_join,
                        manylinux_source, manylinux_sources)
 
 
@@ -174,3 +175,68 @@ def test_unused_stages_follow_parents():
     # without the final image, every stage is unused
     assert manylinux_unused_stages([i for i in images if i["Id"] != "final"], "k", "p") == \
         ["stage:1", "stage:2", "stage:3"]
+
+
+@pytest.mark.parametrize("version, free_threading, expected", [
+    ("3.9.25", False, "cp39-cp39"),
+    ("3.13.14", False, "cp313-cp313"),
+    ("3.14.6", True, "cp314-cp314t"),
+    ("3.15.0rc1", False, "cp315-cp315"),
+])
+def test_cpython_tag(version, free_threading, expected):
+    assert manylinux_cpython_tag(version, free_threading) == expected
+
+
+@pytest.mark.parametrize("version, free_threading, message", [
+    ("3.12.15", True, "no free-threading build"),
+    ("2.7.18", False, "predates"),
+    ("three", False, "not a version"),
+])
+def test_cpython_tag_rejects(version, free_threading, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        manylinux_cpython_tag(version, free_threading)
+
+
+OPTIONS = [
+    {"option": "--with-system-libmpdec"},
+    {"option": "--with-tcltk-libs=-ltk8.6", "before": "3.11"},
+    {"option": "--new-thing", "since": "3.14"},
+    {"option": "--window", "since": "3.10", "before": "3.12"},
+]
+
+
+@pytest.mark.parametrize("version, expected", [
+    ("3.9.2", ["--with-system-libmpdec", "--with-tcltk-libs=-ltk8.6"]),
+    ("3.10.22", ["--with-system-libmpdec", "--with-tcltk-libs=-ltk8.6", "--window"]),
+    ("3.11.17", ["--with-system-libmpdec", "--window"]),
+    ("3.13.14", ["--with-system-libmpdec"]),
+    ("3.14.6", ["--with-system-libmpdec", "--new-thing"]),
+])
+def test_options_for_version(version, expected):
+    assert manylinux_options_for(OPTIONS, version) == expected
+
+
+def test_options_for_rejects_unknown_keys():
+    with pytest.raises(AnsibleFilterError, match="unknown keys until"):
+        manylinux_options_for([{"option": "-x", "until": "3.11"}], "3.13")
+    with pytest.raises(AnsibleFilterError, match="has no 'option'"):
+        manylinux_options_for(["--plain"], "3.13")
+
+
+def test_interpreter_table():
+    table = manylinux_interpreter_table(
+        [{"version": "3.9.25"}, {"version": "3.14.6", "free_threading": True, "configure_options": ["-x"]}],
+        "/opt/_internal/", "/opt/python")
+    assert [(r["identifier"], r["prefix"], r["install_path"], r["python"], r["variant"]) for r in table] == [
+        ("cp39-cp39", "/opt/_internal/cpython-3.9.25", "/opt/python/cp39-cp39", "python3.9", "default"),
+        ("cp314-cp314t", "/opt/_internal/cpython-3.14.6-nogil", "/opt/python/cp314-cp314t", "python3.14t",
+         "freethreading"),
+    ]
+    assert table[1]["configure_options"] == ["-x"] and table[1]["minor"] == "3.14"
+
+
+def test_interpreter_table_rejects_two_entries_with_one_tag():
+    with pytest.raises(AnsibleFilterError, match=r"3.13.13 and 3.13.14 are both cp313-cp313"):
+        manylinux_interpreter_table([{"version": "3.13.13"}, {"version": "3.13.14"}], "/opt/_internal", "/opt/python")
+    with pytest.raises(AnsibleFilterError, match="has no version"):
+        manylinux_interpreter_table([{"free_threading": True}], "/opt/_internal", "/opt/python")

@@ -128,3 +128,18 @@ def test_rootfs_platform_must_be_complete():
     assert rootfs.parse_platform("linux/amd64") == {"os": "linux", "architecture": "amd64"}
     with pytest.raises(ValueError):
         rootfs.parse_platform("amd64")
+
+
+def test_step_exiting_0_fails_on_a_flagged_line(tmp_path):
+    script = "echo building; echo 'Failed to build these modules:'; echo _decimal; echo done"
+    result = step.run_step("py make", script, str(tmp_path), {}, str(tmp_path), 5,
+                           fail_on=["^Failed to build these modules:"])
+    assert result["failed"] and result["rc"] == 0
+    assert "Failed to build these modules:\n_decimal" in result["msg"]
+
+
+def test_flagged_lines_of_an_earlier_run_do_not_count(tmp_path):
+    step.run_step("py make", "echo 'Failed to build these modules:'", str(tmp_path), {}, str(tmp_path), 5)
+    result = step.run_step("py make", "echo fine", str(tmp_path), {}, str(tmp_path), 5,
+                           fail_on=["^Failed to build these modules:"])
+    assert not result.get("failed")

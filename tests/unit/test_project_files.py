@@ -59,3 +59,13 @@ def test_ansible_builder_makes_a_build_context(tmp_path):
     assert "docker==7.2.0" in (build / "requirements.txt").read_text()
     assert "docker-cli" in (build / "bindep.txt").read_text()
     assert (build / "configs" / "ansible.cfg").is_file()
+
+
+def test_molecule_checks_the_interpreters_it_builds():
+    """The verifier's MANYLINUX_INTERPRETERS names exactly the test configuration's interpreters."""
+    with open(os.path.join(ROOT, "tests", "offline.yml")) as handle:
+        versions = yaml.safe_load(handle)["interpreters_versions"]
+    with open(os.path.join(ROOT, "molecule", "default", "molecule.yml")) as handle:
+        env = yaml.safe_load(handle)["verifier"]["env"]
+    built = sorted(entry["version"] + ("t" if entry.get("free_threading") else "") for entry in versions)
+    assert sorted(env["MANYLINUX_INTERPRETERS"].split(",")) == built

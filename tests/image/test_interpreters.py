@@ -1,0 +1,316 @@
+"""The /opt/python interpreters (role interpreters) in the committed image.
+
+MANYLINUX_INTERPRETERS (required) names the interpreters the image must have,
+comma separated: "3.9.2,3.13.14,3.14.6,3.14.6t"; a trailing "t" means a
+free-threading build (cp314-cp314t, /opt/_internal/cpython-3.14.6-nogil).
+The image must have exactly these: `manylinux-interpreters list --installed`
+and /opt/python are compared with the list.
+"""
+
+import json
+import os
+import re
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROLE_FILES = os.path.join(HERE, "..", "..", "roles", "interpreters", "files")
+SETUPTOOLS_REQUIREMENTS = os.path.join(HERE, "requirements-setuptools.txt")
+STATIC_ARCHIVE = "/opt/_internal/static-libs-for-embedding-only.tar.xz"
+OPENSSL_LIB = "/opt/_internal/openssl-3.5/lib"
+MANIFESTS = "/opt/_internal/manifests"
+MODULES = ("ssl", "hashlib", "sqlite3", "tkinter", "decimal", "_decimal", "ctypes", "curses", "dbm.gnu", "readline",
+           "lzma", "bz2", "zlib", "uuid")
+# Extension module -> (library, toolchain manifest naming its prefix): the
+# interpreters link what role toolchain built, found through their rpath.
+TOOLCHAIN_LINKS = {
+    "_sqlite3": ("libsqlite3.so", "sqlite3"),
+    "_decimal": ("libmpdec.so", "mpdecimal"),
+    "_tkinter": ("libtcl8.6.so", "tcl"),
+    "_zstd": ("libzstd.so", "zstd"),
+}
+
+
+class Interpreter:
+    """One interpreter, as named in MANYLINUX_INTERPRETERS."""
+
+    def __init__(self, spec):
+        match = re.fullmatch(r"3\.(\d+)\.\d+(?:(?:a|b|rc)\d+)?(t?)", spec)
+        if not match:
+            pytest.fail("MANYLINUX_INTERPRETERS: %r is not a version such as 3.13.14 or 3.14.6t" % spec)
+        self.free_threading = match.group(2) == "t"
+        self.version = spec[:-1] if self.free_threading else spec
+        self.minor = "3." + match.group(1)
+        self.minor_tuple = (3, int(match.group(1)))
+        abiflags = "t" if self.free_threading else ""
+        tag = "cp3" + match.group(1)
+        self.identifier = "%s-%s%s" % (tag, tag, abiflags)
+        self.prefix = "/opt/_internal/cpython-%s%s" % (self.version, "-nogil" if self.free_threading else "")
+        self.link = "/opt/python/" + self.identifier
+        self.python_name = "python%s%s" % (self.minor, abiflags)
+        self.python = "%s/bin/%s" % (self.link, self.python_name)
+        self.wrappers = ["/usr/local/bin/" + self.python_name, "/usr/local/bin/c" + self.python_name]
+        self.static_lib = "cpython-%s%s/lib/libpython%s%s.a" % (
+            self.version, "-nogil" if self.free_threading else "", self.minor, abiflags)
+
+    def __repr__(self):
+        return self.identifier
+
+
+def _specs():
+    value = os.environ.get("MANYLINUX_INTERPRETERS", "")
+    return [spec.strip() for spec in value.split(",") if spec.strip()]
+
+
+def _all():
+    specs = _specs()
+    if not specs:
+        pytest.fail("MANYLINUX_INTERPRETERS is not set: name the interpreters the image must have, "
+                    "e.g. 3.13.14,3.14.6t")
+    return [Interpreter(spec) for spec in specs]
+
+
+@pytest.fixture(scope="module", params=_specs() or [None], ids=lambda spec: spec or "unset")
+def interp(request):
+    if request.param is None:
+        _all()
+    return Interpreter(request.param)
+
+
+def python_json(run_in_image, command, code, **kwargs):
+    """Run `code` (which prints one JSON value) with `command`; return the value."""
+    proc = run_in_image.run("%s - <<'EOF'\n%s\nEOF" % (command, code), **kwargs)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def pip_pin(minor_tuple):
+    name = "requirements-3.9.txt" if minor_tuple < (3, 10) else "requirements.txt"
+    with open(os.path.join(ROLE_FILES, name)) as handle:
+        return re.search(r"^pip==(\S+)", handle.read(), re.M).group(1)
+
+
+# --- the set of interpreters -------------------------------------------------------
+
+
+def test_manylinux_interpreters_lists_exactly_what_was_built(run_in_image):
+    expected = sorted(i.identifier for i in _all())
+    installed = run_in_image.run("manylinux-interpreters list --installed").stdout.split()
+    assert sorted(installed) == expected
+    listed = json.loads(run_in_image.run("manylinux-interpreters list --format json").stdout)
+    assert sorted(item["identifier"] for item in listed) == expected
+    by_id = {item["identifier"]: item for item in listed}
+    for i in _all():
+        item = by_id[i.identifier]
+        assert item == {"identifier": i.identifier, "implementation": "cpython", "version": i.version,
+                        "variant": "freethreading" if i.free_threading else "default",
+                        "install_path": i.link, "installed": True}
+
+
+def test_manylinux_interpreters_list_installed_follows_the_disk(run_in_image):
+    runner = run_in_image.run("head -1 /usr/local/bin/manylinux-interpreters").stdout
+    others = [i for i in _all() if i.link + "/" not in runner]
+    if not others:
+        pytest.skip("only the interpreter that runs manylinux-interpreters is installed")
+    gone = others[0]
+    proc = run_in_image.run("rm %s && manylinux-interpreters list --installed --format json && "
+                            "manylinux-interpreters ensure %s" % (gone.link, gone.identifier), check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    remaining = json.loads(proc.stdout)
+    assert sorted(item["identifier"] for item in remaining) == sorted(
+        i.identifier for i in _all() if i.identifier != gone.identifier)
+    assert "%s not installed" % gone.identifier in proc.stderr
+
+
+def test_manylinux_interpreters_ensure(run_in_image):
+    run_in_image.run("manylinux-interpreters ensure-all && manylinux-interpreters ensure %s"
+                     % " ".join(i.identifier for i in _all()))
+    proc = run_in_image.run("manylinux-interpreters ensure cp27-cp27mu", check=False)
+    assert proc.returncode == 2 and "unknown interpreter" in proc.stderr
+
+
+def test_opt_python_holds_exactly_the_list(container):
+    entries = sorted(container.check_output("ls -1 /opt/python").split())
+    assert entries == sorted(i.identifier for i in _all())
+
+
+def test_static_libpythons_are_packed(run_in_image):
+    members = run_in_image.run("tar -tJf %s" % STATIC_ARCHIVE).stdout.split()
+    assert sorted(members) == sorted(i.static_lib for i in _all())
+    left = run_in_image.run("find /opt/_internal /opt/python/ -name 'libpython*.a'").stdout.split()
+    assert left == []
+    # and they unpack where they came from, usable for a static link
+    archive = run_in_image.run("cd /opt/_internal && tar -xJf %s && ls -l %s"
+                               % (STATIC_ARCHIVE, " ".join(i.static_lib for i in _all()))).stdout
+    assert archive.count("libpython") == len(_all())
+
+
+# --- each interpreter ---------------------------------------------------------------
+
+
+def test_link_and_prefix(container, interp):
+    link = container.file(interp.link)
+    assert link.is_symlink and link.linked_to == interp.prefix
+    python = container.file(interp.prefix + "/bin/python")
+    assert python.is_symlink and python.linked_to == interp.prefix + "/bin/" + interp.python_name
+    assert container.file(interp.prefix + "/bin/pip").linked_to == interp.prefix + "/bin/pip3"
+
+
+def test_wrappers_run_the_interpreter(run_in_image, container, interp):
+    own = run_in_image.run("%s -VV" % interp.python).stdout
+    assert own.startswith("Python %s " % interp.version), own
+    assert ("free-threading build" in own) == interp.free_threading, own
+    for wrapper in interp.wrappers:
+        script = container.file(wrapper)
+        assert script.is_file and not script.is_symlink and script.mode & 0o111 == 0o111
+        assert run_in_image.run("%s -VV" % os.path.basename(wrapper)).stdout == own
+    executable = run_in_image.run("%s -c 'import sys; print(sys.executable)'" % interp.wrappers[0]).stdout.strip()
+    assert executable == interp.python
+
+
+def test_static_build_with_hardening(run_in_image, interp):
+    enable_shared, config_args, gil_disabled = python_json(
+        run_in_image, interp.python, "import json, sysconfig; print(json.dumps("
+        "[sysconfig.get_config_var(n) for n in ('Py_ENABLE_SHARED', 'CONFIG_ARGS', 'Py_GIL_DISABLED')]))")
+    assert enable_shared == 0
+    assert "--with-openssl=/opt/_internal/openssl-3.5" in config_args
+    assert "-fstack-protector-strong" in config_args and "-Wl,-z,now" in config_args
+    assert bool(gil_disabled) == interp.free_threading
+    assert run_in_image.run("ldd %s | grep -c libpython || true" % interp.python).stdout.strip() == "0"
+
+
+def test_stdlib_modules_import(run_in_image, interp):
+    modules = MODULES + (("compression.zstd",) if interp.minor_tuple >= (3, 14) else ())
+    failed = python_json(run_in_image, interp.python, """
+import importlib, json
+failed = {}
+for name in %r:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed[name] = repr(exc)
+print(json.dumps(failed))
+""" % (modules,))
+    assert failed == {}
+
+
+def test_sqlite_has_fts5(run_in_image, interp):
+    rows = python_json(run_in_image, interp.python, """
+import json, sqlite3
+db = sqlite3.connect(":memory:")
+db.execute("CREATE VIRTUAL TABLE notes USING fts5(body)")
+db.executemany("INSERT INTO notes VALUES (?)", [("manylinux wheels",), ("shared cpython",)])
+print(json.dumps([sqlite3.sqlite_version] + [r[0] for r in db.execute("SELECT body FROM notes WHERE notes MATCH 'wheels'")]))
+""")
+    assert rows[1:] == ["manylinux wheels"]
+    assert tuple(int(x) for x in rows[0].split(".")) >= (3, 50), rows[0]
+
+
+def test_ssl_links_the_private_openssl(run_in_image, interp):
+    version, ssl_file = python_json(run_in_image, interp.python,
+                                    "import json, ssl, _ssl; print(json.dumps([ssl.OPENSSL_VERSION, _ssl.__file__]))")
+    assert version.startswith("OpenSSL 3.5"), version
+    out = run_in_image.run("env -u LD_LIBRARY_PATH ldd %s" % ssl_file).stdout
+    assert re.search(r"^\s*libssl\.so\.3 => %s/libssl\.so\.3 " % re.escape(OPENSSL_LIB), out, re.M), out
+
+
+def test_extensions_link_the_toolchain_libraries(run_in_image, interp):
+    prefixes, files = python_json(run_in_image, interp.python, """
+import glob, importlib, json
+prefixes = {}
+for path in glob.glob(%r + "/*.json"):
+    with open(path) as handle:
+        manifest = json.load(handle)
+    prefixes[manifest.get("name")] = manifest.get("prefix")
+files = {}
+for name in %r:
+    try:
+        files[name] = importlib.import_module(name).__file__
+    except ImportError:
+        pass
+print(json.dumps([prefixes, files]))
+""" % (MANIFESTS, sorted(TOOLCHAIN_LINKS)))
+    checked = 0
+    for module, (library, component) in TOOLCHAIN_LINKS.items():
+        if component not in prefixes:
+            continue
+        if module == "_zstd" and interp.minor_tuple < (3, 14):
+            continue   # no compression.zstd before 3.14
+        if module == "_decimal" and interp.minor_tuple < (3, 13):
+            continue   # bundled libmpdec (toolchain_python_mpdecimal_options)
+        assert module in files, "%s is missing although %s was built" % (module, component)
+        out = run_in_image.run("env -u LD_LIBRARY_PATH ldd %s" % files[module]).stdout
+        assert re.search(r"^\s*%s\S* => %s/lib/" % (re.escape(library), re.escape(prefixes[component])), out,
+                         re.M), "%s does not link %s of %s:\n%s" % (module, library, prefixes[component], out)
+        checked += 1
+    assert checked >= 2   # sqlite3 and tcl at least
+
+
+def test_pinned_pip_only(run_in_image, interp):
+    installed = python_json(run_in_image, interp.python, "import json, importlib.metadata as m; "
+                                                         "print(json.dumps(sorted(d.metadata['Name'].lower() "
+                                                         "for d in m.distributions())))")
+    assert installed == ["pip"]
+    out = run_in_image.run("%s/bin/pip --version" % interp.link).stdout
+    assert out.startswith("pip %s from " % pip_pin(interp.minor_tuple)), out
+
+
+def test_stripped_and_no_bytecode(run_in_image, interp):
+    sections = run_in_image.run("readelf -S --wide %s" % interp.python).stdout
+    assert ".symtab" not in sections and ".debug_info" not in sections
+    assert run_in_image.run("find %s -name '*.pyc' | head -3" % interp.prefix).stdout.split() == []
+
+
+EXTENSION = r'''
+#include <Python.h>
+int greet_answer(void);
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(greet_answer()); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "greet", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_greet(void) {
+    PyObject *m = PyModule_Create(&module);
+#ifdef Py_GIL_DISABLED
+    if (m) PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);
+#endif
+    return m;
+}
+'''
+
+SETUP = '''
+from setuptools import Extension, setup
+setup(name="greet", version="1.0", ext_modules=[
+    Extension("greet", ["greet.c"], libraries=["greet"], library_dirs=["/tmp/lib"])])
+'''
+
+
+def test_c_extension_wheel_repaired_for_the_policy(run_in_image, interp, policy, arch, tmp_path):
+    """A C extension linking a library of its own: wheel, auditwheel repair, install, import."""
+    (tmp_path / "greet.c").write_text(EXTENSION)
+    (tmp_path / "setup.py").write_text(SETUP)
+    script = """set -e
+mkdir -p /tmp/lib /tmp/src
+echo 'int greet_answer(void) { return 42; }' > /tmp/lib/greet.c
+gcc -shared -fPIC -o /tmp/lib/libgreet.so /tmp/lib/greet.c
+cp /in/greet.c /in/setup.py /tmp/src/
+%(python)s -m venv /tmp/venv
+/tmp/venv/bin/pip install --quiet --disable-pip-version-check --no-cache-dir --require-hashes -r /in/req.txt
+cd /tmp/src
+/tmp/venv/bin/pip wheel --quiet --disable-pip-version-check --no-build-isolation --no-deps -w /tmp/dist .
+LD_LIBRARY_PATH=/tmp/lib auditwheel repair --plat "$AUDITWHEEL_PLAT" -w /tmp/wheelhouse /tmp/dist/*.whl >&2
+rm -rf /tmp/lib
+/tmp/venv/bin/pip install --quiet --disable-pip-version-check --no-index /tmp/wheelhouse/*.whl
+cd /
+/tmp/venv/bin/python -c 'import greet; print(greet.answer())'
+for wheel in /tmp/wheelhouse/*.whl; do basename "$wheel"; done
+/tmp/venv/bin/python -m zipfile -l /tmp/wheelhouse/*.whl | awk '{print $1}'
+""" % {"python": interp.python}
+    proc = run_in_image.run(script, ca=True, volumes=[
+        "%s:/in/greet.c:ro" % (tmp_path / "greet.c"), "%s:/in/setup.py:ro" % (tmp_path / "setup.py"),
+        "%s:/in/req.txt:ro" % SETUPTOOLS_REQUIREMENTS])
+    lines = proc.stdout.split()
+    assert lines[0] == "42"
+    wheel = lines[1]
+    name, version, python_tag, abi_tag, platforms = wheel[:-len(".whl")].split("-")
+    assert "%s-%s" % (python_tag, abi_tag) == interp.identifier
+    assert "%s_%s" % (policy, arch) in platforms.split("."), wheel
+    # the library was grafted into the wheel
+    assert any(re.match(r"greet\.libs/libgreet-[0-9a-f]+\.so", entry) for entry in lines[2:]), lines
