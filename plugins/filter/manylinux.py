@@ -260,9 +260,12 @@ def manylinux_stage_plan(stage_images, base_image_id, roles, fingerprints, label
     return {"start_image": previous, "cached": cached, "remaining": list(roles)[len(cached):]}
 
 
-def manylinux_unused_stages(images, stage_label, image_label):
+def manylinux_unused_stages(images, stage_label, image_label, in_use=()):
     """Stage images (label `stage_label` set) that no tagged final image (label `image_label`
-    set, stage label empty) is built on, following ParentId links of the image summaries."""
+    set, stage label empty) is built on, following ParentId links of the image summaries.
+
+    `in_use`: image ids of existing containers (a build running now goes on from its
+    stage); those images and the stages they are built on are kept too."""
     by_id = {image["Id"]: image for image in images or []}
 
     def labels(image):
@@ -272,13 +275,18 @@ def manylinux_unused_stages(images, stage_label, image_label):
         return [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
 
     used = set()
-    for image in by_id.values():
-        if labels(image).get(stage_label) or image_label not in labels(image) or not tagged(image):
-            continue
-        parent = image.get("ParentId")
+
+    def keep_ancestors(parent):
         while parent and parent in by_id and parent not in used:
             used.add(parent)
             parent = by_id[parent].get("ParentId")
+
+    for image in by_id.values():
+        if labels(image).get(stage_label) or image_label not in labels(image) or not tagged(image):
+            continue
+        keep_ancestors(image.get("ParentId"))
+    for image_id in in_use or ():
+        keep_ancestors(image_id)
     return sorted(
         (tag for image in by_id.values() if labels(image).get(stage_label) and image["Id"] not in used
          for tag in (image.get("RepoTags") or [image["Id"]]) if tag != "<none>:<none>"),

@@ -240,3 +240,15 @@ def test_interpreter_table_rejects_two_entries_with_one_tag():
         manylinux_interpreter_table([{"version": "3.13.13"}, {"version": "3.13.14"}], "/opt/_internal", "/opt/python")
     with pytest.raises(AnsibleFilterError, match="has no version"):
         manylinux_interpreter_table([{"free_threading": True}], "/opt/_internal", "/opt/python")
+
+
+def test_stages_a_container_uses_are_kept():
+    from manylinux import manylinux_unused_stages
+    images = [
+        {"Id": "s1", "ParentId": "base", "Labels": {"k": "a"}, "RepoTags": ["stage:1"]},
+        {"Id": "s2", "ParentId": "s1", "Labels": {"k": "b"}, "RepoTags": ["stage:2"]},
+        {"Id": "s3", "ParentId": "base", "Labels": {"k": "c"}, "RepoTags": ["stage:3"]},
+    ]
+    # a build running now in a container of s2 keeps s2 and what it is built on
+    assert manylinux_unused_stages(images, "k", "p", ["s2", "unrelated"]) == ["stage:3"]
+    assert manylinux_unused_stages(images, "k", "p") == ["stage:1", "stage:2", "stage:3"]
