@@ -105,6 +105,29 @@ class ImageRunner:
         return proc
 
 
+def python_json(runner, python, code, **kwargs):
+    """Run `code` (which prints one JSON value last) with the interpreter `python` in the image."""
+    proc = runner.run("%s - <<'EOF'\n%s\nEOF" % (python, code), **kwargs)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+IMPORT_FAILURES = """
+import importlib, json
+failed = {}
+for name in %r:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed[name] = repr(exc)
+print(json.dumps(failed))
+"""
+
+
+def import_failures(runner, python, modules):
+    """{module: error} of the modules that `python` in the image cannot import."""
+    return python_json(runner, python, IMPORT_FAILURES % (tuple(modules),))
+
+
 @pytest.fixture(scope="session")
 def run_in_image(image, ca_bundle):
     return ImageRunner(image, ca_bundle)

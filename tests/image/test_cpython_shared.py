@@ -15,7 +15,8 @@ import re
 
 import pytest
 
-from conftest import docker
+from conftest import docker, import_failures
+from conftest import python_json as run_python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYINSTALLER_REQUIREMENTS = os.path.join(HERE, "requirements-pyinstaller.txt")
@@ -70,8 +71,7 @@ def shared(request):
 
 def python_json(run_in_image, shared, code):
     """Run `code` (which prints one JSON value) with the interpreter's wrapper; return the value."""
-    proc = run_in_image.run("%s - <<'EOF'\n%s\nEOF" % (shared.wrapper, code))
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_python_json(run_in_image, shared.wrapper, code)
 
 
 def pins(path):
@@ -143,17 +143,7 @@ def test_enable_shared_and_hardening(run_in_image, shared):
 
 
 def test_stdlib_modules_import(run_in_image, shared):
-    failed = python_json(run_in_image, shared, """
-import importlib, json
-failed = {}
-for name in %r:
-    try:
-        importlib.import_module(name)
-    except Exception as exc:
-        failed[name] = repr(exc)
-print(json.dumps(failed))
-""" % (MODULES,))
-    assert failed == {}
+    assert import_failures(run_in_image, shared.wrapper, MODULES) == {}
 
 
 def test_stripped_and_no_bytecode(run_in_image, shared):

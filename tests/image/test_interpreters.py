@@ -12,6 +12,7 @@ import os
 import re
 
 import pytest
+from conftest import import_failures, python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROLE_FILES = os.path.join(HERE, "..", "..", "roles", "interpreters", "files")
@@ -75,12 +76,6 @@ def interp(request):
     if request.param is None:
         _all()
     return Interpreter(request.param)
-
-
-def python_json(run_in_image, command, code, **kwargs):
-    """Run `code` (which prints one JSON value) with `command`; return the value."""
-    proc = run_in_image.run("%s - <<'EOF'\n%s\nEOF" % (command, code), **kwargs)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def pip_pin(minor_tuple):
@@ -180,17 +175,7 @@ def test_static_build_with_hardening(run_in_image, interp):
 
 def test_stdlib_modules_import(run_in_image, interp):
     modules = MODULES + (("compression.zstd",) if interp.minor_tuple >= (3, 14) else ())
-    failed = python_json(run_in_image, interp.python, """
-import importlib, json
-failed = {}
-for name in %r:
-    try:
-        importlib.import_module(name)
-    except Exception as exc:
-        failed[name] = repr(exc)
-print(json.dumps(failed))
-""" % (modules,))
-    assert failed == {}
+    assert import_failures(run_in_image, interp.python, modules) == {}
 
 
 def test_sqlite_has_fts5(run_in_image, interp):
