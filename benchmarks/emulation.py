@@ -13,8 +13,9 @@ armv7l build: hours on 2 cores); name fewer for a quicker figure.
 
 Then, step by step (configure, make, install... of each component, from the
 builds' step logs), the seconds of both and their ratio. `--steps X86_LOGS
-ARMV7L_LOGS` prints that table alone from two existing log directories (for
-instance of an armv7l build that stopped part way).
+ARMV7L_LOGS` prints that table alone from existing log directories (for
+instance of an armv7l build that stopped part way); each side may name
+several, comma-separated, for a build continued from its stages in later runs.
 """
 
 import argparse
@@ -35,10 +36,12 @@ LOG_DIR = re.compile(r"logs of every configure/make step: (\S+?)'?$", re.M)
 STEP_END = re.compile(r"^### exit 0 after ([0-9.]+) s$", re.M)
 
 
-def step_seconds(log_dir):
-    """{step log name: seconds} of the successful steps logged in log_dir."""
+def step_seconds(log_dirs):
+    """{step log name: seconds} of the successful steps logged in log_dirs (comma-separated)."""
     seconds = {}
-    for path in sorted(glob.glob(os.path.join(log_dir, "*.log"))):
+    paths = [path for log_dir in log_dirs.split(",") if log_dir
+             for path in sorted(glob.glob(os.path.join(log_dir, "*.log")))]
+    for path in paths:
         with open(path, errors="replace") as handle:
             found = STEP_END.findall(handle.read())
         if found:
@@ -66,7 +69,7 @@ def print_steps(native_dir, emulated_dir):
 def main():
     if sys.argv[1:2] == ["--steps"]:
         if len(sys.argv) != 4:
-            raise SystemExit("usage: emulation.py --steps X86_64_LOG_DIR ARMV7L_LOG_DIR")
+            raise SystemExit("usage: emulation.py --steps X86_64_LOG_DIR[,DIR...] ARMV7L_LOG_DIR[,DIR...]")
         print_steps(sys.argv[2], sys.argv[3])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
