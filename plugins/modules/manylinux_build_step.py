@@ -11,8 +11,8 @@ description:
     C(<log_dir>/<name>.log) instead of returning them, so long builds keep their full
     output without flooding Ansible's.
   - On a non-zero exit the task fails with the last O(tail_lines) lines of the log.
-  - It also fails when a line this run wrote to the log matches one of O(fail_on): for
-    builds that exit 0 although part of them failed (CPython's optional modules).
+  - It also fails when a line this run wrote to the log matches one of O(fail_on), as
+    in builds that exit 0 although part of them failed (CPython's optional modules).
   - Always reports a change; callers decide with C(when) whether the step must run.
 options:
   name:
