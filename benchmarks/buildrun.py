@@ -31,11 +31,7 @@ def extra(**values):
     return ["-e", json.dumps(values)]
 
 
-def stage_summary(output):
-    """The 'cached, skipped' and 'to apply' lines of a build's output."""
-    found = {}
-    for line in output.splitlines():
-        for key in ("cached, skipped:", "to apply:"):
-            if key in line:
-                found[key.rstrip(":")] = line.split(key, 1)[1].strip(" '\",")
-    return found
+def docker_output(*args):
+    """stdout of a docker CLI command ('' when it fails)."""
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else ""

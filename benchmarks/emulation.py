@@ -5,7 +5,7 @@
 
 Builds manylinux_2_31 for x86_64 on the offline Debian 11 amd64 base and for
 armv7l on the offline Debian 11 armhf base (both made first if missing), with
-the same roles and variables and no stage reused, and prints both wall times
+the same roles and variables and nothing taken from the caches, and prints both wall times
 and their ratio. The default roles are the full image content (the full
 armv7l build: hours on 2 cores); name fewer for a quicker figure.
 --offline builds from the offline source cache with its Debian tarballs
@@ -15,7 +15,7 @@ Then, step by step (configure, make, install... of each component, from the
 builds' step logs), the seconds of both and their ratio. `--steps X86_LOGS
 ARMV7L_LOGS` prints that table alone from existing log directories (for
 instance of an armv7l build that stopped part way); each side may name
-several, comma-separated, for a build continued from its stages in later runs.
+several, comma-separated, for a build continued from its artifacts in later runs.
 """
 
 import argparse

@@ -203,7 +203,7 @@ def manylinux_tree_hash(paths):
     digest = hashlib.sha256()
     for top in sorted(paths or []):
         if not os.path.exists(top):
-            raise AnsibleFilterError("stage input %s does not exist" % top)
+            raise AnsibleFilterError("key input %s does not exist" % top)
         files = [top] if os.path.isfile(top) else [
             os.path.join(d, f) for d, dirs, names in os.walk(top)
             if "__pycache__" not in d.split(os.sep) for f in names]
@@ -217,55 +217,57 @@ def manylinux_tree_hash(paths):
     return digest.hexdigest()
 
 
-def manylinux_role_dir(role, roles_paths):
-    """The directory of `role`: the first roles path that has it (as Ansible searches)."""
-    for base in roles_paths or []:
-        path = os.path.join(os.path.expanduser(base), role)
-        if os.path.isdir(path):
-            return path
-    raise AnsibleFilterError("role %s is in none of %s" % (role, ", ".join(roles_paths or [])))
+def manylinux_role_inputs(role, entry_point, values, os_family="", package_manager=""):
+    """What a role's entry point makes depends on: {role, entry_point, options, files}.
+
+    `role` is an item of lookup manylinux_role_entry_points ({role, path, entry_points}).
+    `options` are the values (from `values`, a name -> value mapping) of the variables the
+    entry point declares in its argument spec; `files` hashes the files it runs: for `main`,
+    the whole role; for a base entry point (runtime_base, build_base), the role's tasks and
+    handlers and its OS data (vars/<os_family>.yml, vars/<os_family>-<package_manager>.yml)."""
+    path = role["path"]
+    names = (role.get("entry_points") or {}).get(entry_point)
+    if names is None:
+        raise AnsibleFilterError("role %s declares no entry point %s" % (role.get("role"), entry_point))
+    if entry_point == "main":
+        files = [path]
+    else:
+        files = [os.path.join(path, d) for d in ("tasks", "handlers")]
+        files += [os.path.join(path, "vars", n) for n in ("%s.yml" % os_family, "%s-%s.yml" % (os_family, package_manager))]
+    files = [f for f in files if os.path.exists(f)]
+    return {"role": role["role"], "entry_point": entry_point,
+            "options": {name: values.get(name) for name in names},
+            "files": manylinux_tree_hash(files) if files else ""}
 
 
-def manylinux_stage_key(fingerprint, previous_image):
-    """A stage's key: what the role depends on, on top of the image it starts from."""
-    if not previous_image or not fingerprint:
-        raise AnsibleFilterError("a stage key needs a fingerprint and the previous image id")
-    return hashlib.sha256(("%s\0%s" % (previous_image, fingerprint)).encode()).hexdigest()
+def manylinux_labeled(images, label):
+    """{value of `label`: image Id} of the images (docker_image_info's) that carry the label."""
+    found = {}
+    for image in images or []:
+        labels = (image.get("Config") or {}).get("Labels") or image.get("Labels") or {}
+        if labels.get(label):
+            found.setdefault(labels[label], image["Id"])
+    return found
 
 
-def manylinux_stage_plan(stage_images, base_image_id, roles, fingerprints, label, use_cache=True):
-    """Walk the roles from the base image through the cached stages.
-
-    stage_images: image summaries (Id, Labels) carrying the stage-key label `label`.
-    Returns the image to start from, the roles whose stages are cached (with their
-    keys and images), and the roles left to apply.
-    """
-    by_key = {}
-    # A tagged stage wins over an untagged one of the same key (a rebuilt stage
-    # takes the tag; the old image may be pruned any time).
-    tagged_first = sorted(stage_images or [], key=lambda i: not [t for t in i.get("RepoTags") or [] if t != "<none>:<none>"])
-    for image in tagged_first:
-        key = (image.get("Labels") or {}).get(label)
-        if key:
-            by_key.setdefault(key, image["Id"])
-    previous, cached = base_image_id, []
-    for role in roles:
-        if role not in fingerprints:
-            raise AnsibleFilterError("no stage fingerprint for role %s" % role)
-        key = manylinux_stage_key(fingerprints[role], previous)
-        if not use_cache or key not in by_key:
-            break
-        previous = by_key[key]
-        cached.append({"role": role, "key": key, "image": previous})
-    return {"start_image": previous, "cached": cached, "remaining": list(roles)[len(cached):]}
+def manylinux_library_environment(prefix):
+    """What a library in its own prefix exports to the components that link it: its headers,
+    its libraries with a run-time path (no LD_LIBRARY_PATH needed) and its pkg-config files."""
+    prefix = str(prefix).rstrip("/")
+    if not prefix.startswith("/"):
+        raise AnsibleFilterError("manylinux_library_environment: %r is not an absolute prefix" % prefix)
+    return {
+        "CPPFLAGS": "-I%s/include" % prefix,
+        "LDFLAGS": "-L%s/lib -Wl,--enable-new-dtags,-rpath,%s/lib" % (prefix, prefix),
+        "PKG_CONFIG_PATH": "%s/lib/pkgconfig" % prefix,
+    }
 
 
-def manylinux_unused_stages(images, stage_label, image_label, in_use=()):
-    """Stage images (label `stage_label` set) that no tagged final image (label `image_label`
-    set, stage label empty) is built on, following ParentId links of the image summaries.
-
-    `in_use`: image ids of existing containers (a build running now goes on from its
-    stage); those images and the stages they are built on are kept too."""
+def manylinux_unused_cache_images(images, cache_label, image_label, in_use=(), keep_kinds=("runtime-base", "build-base")):
+    """Cache images (label `cache_label` set) that no tagged final image (label `image_label`
+    set, cache label empty) is built on and no container uses, following ParentId links of
+    the image summaries. Bases (label `<prefix>.cache-kind` in keep_kinds) are kept while they
+    are the newest of their kind and platform: the next build starts from them."""
     by_id = {image["Id"]: image for image in images or []}
 
     def labels(image):
@@ -274,22 +276,33 @@ def manylinux_unused_stages(images, stage_label, image_label, in_use=()):
     def tagged(image):
         return [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
 
+    kind_label = cache_label.rsplit(".", 1)[0] + ".cache-kind"
     used = set()
 
-    def keep_ancestors(parent):
-        while parent and parent in by_id and parent not in used:
-            used.add(parent)
-            parent = by_id[parent].get("ParentId")
+    def keep_ancestors(image_id):
+        while image_id and image_id in by_id and image_id not in used:
+            used.add(image_id)
+            image_id = by_id[image_id].get("ParentId")
 
     for image in by_id.values():
-        if labels(image).get(stage_label) or image_label not in labels(image) or not tagged(image):
+        if labels(image).get(cache_label) or image_label not in labels(image) or not tagged(image):
             continue
         keep_ancestors(image.get("ParentId"))
     for image_id in in_use or ():
         keep_ancestors(image_id)
+    newest = {}
+    for image in by_id.values():
+        kind = labels(image).get(kind_label)
+        if kind in keep_kinds:
+            platform = tuple(t.split(":", 1)[1].rsplit("-" + kind, 1)[0] for t in tagged(image)[:1])
+            slot = (kind, platform)
+            if slot not in newest or image.get("Created", 0) > by_id[newest[slot]].get("Created", 0):
+                newest[slot] = image["Id"]
+    for image_id in newest.values():
+        keep_ancestors(image_id)
     return sorted(
-        (tag for image in by_id.values() if labels(image).get(stage_label) and image["Id"] not in used
-         for tag in (image.get("RepoTags") or [image["Id"]]) if tag != "<none>:<none>"),
+        (tag for image in by_id.values() if labels(image).get(cache_label) and image["Id"] not in used
+         for tag in (tagged(image) or [image["Id"]])),
     )
 
 
@@ -386,10 +399,10 @@ class FilterModule(object):
             "manylinux_component_labels": manylinux_component_labels,
             "manylinux_apt_mirror": manylinux_apt_mirror,
             "manylinux_tree_hash": manylinux_tree_hash,
-            "manylinux_role_dir": manylinux_role_dir,
-            "manylinux_stage_key": manylinux_stage_key,
-            "manylinux_stage_plan": manylinux_stage_plan,
-            "manylinux_unused_stages": manylinux_unused_stages,
+            "manylinux_role_inputs": manylinux_role_inputs,
+            "manylinux_labeled": manylinux_labeled,
+            "manylinux_library_environment": manylinux_library_environment,
+            "manylinux_unused_cache_images": manylinux_unused_cache_images,
             "manylinux_cpython_tag": manylinux_cpython_tag,
             "manylinux_options_for": manylinux_options_for,
             "manylinux_interpreter_table": manylinux_interpreter_table,

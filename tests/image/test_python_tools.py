@@ -102,18 +102,18 @@ def tool_or_skip(tool, platform):
 
 def test_manifest_describes_the_tools(manifest, container, image_config, platform):
     assert manifest["name"] == "python-tools"
-    assert re.fullmatch(r"[0-9a-f]{64}", manifest["sha256"]), manifest["sha256"]
+    assert re.fullmatch(r"[0-9a-f]{64}", manifest["key"]), manifest["key"]
     assert manifest["prefix"] == VENV and container.file(VENV).is_directory
-    assert sorted(manifest["tools"]) == sorted(expected_tools(platform)), manifest["tools"]
-    for tool, version in manifest["tools"].items():
+    assert sorted(manifest["details"]["tools"]) == sorted(expected_tools(platform)), manifest["details"]["tools"]
+    for tool, version in manifest["details"]["tools"].items():
         assert re.fullmatch(r"\d+(\.\d+)+(\.post\d+)?", version), "%s: odd version %r" % (tool, version)
     # the version is auditwheel's pin (python_tools_manifest_version_from), and it labels the image
-    assert manifest["version"] == manifest["tools"]["auditwheel"]
+    assert manifest["version"] == manifest["details"]["tools"]["auditwheel"]
     assert image_config["Config"]["Labels"].get(LABEL) == manifest["version"]
     # the Python recorded is the one the tools venv runs on
     base = run(container, "%s/bin/python -c 'import sys; print(sys._base_executable)'" % VENV).stdout.strip()
     assert run(container, "readlink -f %s" % base).stdout.strip() == \
-        run(container, "readlink -f %s" % manifest["python"]).stdout.strip()
+        run(container, "readlink -f %s" % manifest["details"]["python"]).stdout.strip()
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -123,15 +123,15 @@ def test_tool_answers_with_its_pinned_version(container, manifest, platform, too
     out = run(container, "%s </dev/null" % VERSION_COMMAND.get(tool, tool + " --version")).stdout
     reported = re.search(r"\d+(?:\.\d+)+", out)
     assert reported, "%s tells no version: %s" % (tool, out)
-    pin = manifest["tools"][tool]
+    pin = manifest["details"]["tools"][tool]
     parts = VERSION_PARTS.get(tool)
     expected = ".".join(pin.split(".")[:parts]) if parts else pin
     assert reported.group(0) == expected, "%s reports %s, pinned %s" % (tool, reported.group(0), pin)
 
 
 def test_pipx_lists_the_tools_installed_with_hashes(pipx_venvs, manifest):
-    assert sorted(pipx_venvs) == sorted(manifest["tools"]), sorted(pipx_venvs)
-    for tool, version in manifest["tools"].items():
+    assert sorted(pipx_venvs) == sorted(manifest["details"]["tools"]), sorted(pipx_venvs)
+    for tool, version in manifest["details"]["tools"].items():
         package = pipx_venvs[tool]["metadata"]["main_package"]
         assert package["package_version"] == version, tool
         assert package["package_or_url"] == "%s==%s" % (tool, version), tool
@@ -143,11 +143,11 @@ def test_pipx_lists_the_tools_installed_with_hashes(pipx_venvs, manifest):
 def test_every_installed_package_is_a_pin(container, pipx_venvs, manifest):
     """What each tool's venv imports is exactly what its requirements file pins (plus pipx's shared pip)."""
     base_pins = pins_of(run(container, "cat %s/requirements-base.txt" % REQUIREMENTS_DIR).stdout)
-    for tool in manifest["tools"]:
+    for tool in manifest["details"]["tools"]:
         args = pipx_venvs[tool]["metadata"]["main_package"]["pip_args"]
         constraint = [arg.split("=", 1)[1] for arg in args if arg.startswith("--constraint=")][0]
         pins = pins_of(run(container, "cat %s" % constraint).stdout)
-        assert pins[tool] == manifest["tools"][tool]
+        assert pins[tool] == manifest["details"]["tools"][tool]
         installed = distributions(container, "%s/venvs/%s/bin/python" % (PIPX_HOME, tool))
         # pip comes from pipx's shared libraries, set up from the base requirements' pin
         assert installed.pop("pip", None) == base_pins["pip"], tool
@@ -176,7 +176,7 @@ def test_pipx_wrapper_uses_the_image_wide_home_for_root_only(container, image):
 def test_tools_are_runnable_by_any_user(image, manifest):
     proc = docker("run", "--rm", "--user", "65534:65534", image, "auditwheel", "--version", check=False)
     assert proc.returncode == 0, proc.stderr
-    assert manifest["tools"]["auditwheel"] in proc.stdout
+    assert manifest["details"]["tools"]["auditwheel"] in proc.stdout
 
 
 # --- CA bundle ---------------------------------------------------------------------------

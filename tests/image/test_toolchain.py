@@ -1,18 +1,22 @@
 """Checks of the toolchain role's work in a committed image.
 
-Part 1 (always): compilers, tools, headers of CPython's dependencies, the
-en_US.UTF-8 locale, /opt/_internal/certs.pem. Part 2 (what manylinux builds
-from source): each piece is checked when its manifest is in the image and
-skipped, naming the piece, when the build switched it off.
+The runtime base (always): compilers, tools, headers of the libraries wheels
+may link, none of the compile-only packages, the en_US.UTF-8 locale,
+/opt/_internal/certs.pem. The components (what manylinux builds from
+source): each piece is checked when its manifest is in the image and skipped,
+naming the piece, when the build switched it off.
 """
 
 import json
+import os
 import re
 import uuid
 
 import pytest
+import yaml
 
 MANIFEST_DIR = "/opt/_internal/manifests"
+ROLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
 CERTS = "/opt/_internal/certs.pem"
 
 
@@ -117,17 +121,43 @@ def test_perl_has_the_module_openssl_configure_needs(container):
     run(container, "perl -MIPC::Cmd -e 1")
 
 
-def test_headers_of_cpython_dependencies_compile_and_link(container):
-    """The -dev packages of CPython's extension modules: headers found, libraries linked."""
-    headers = ["zlib.h", "bzlib.h", "lzma.h", "ffi.h", "expat.h", "ncurses.h",
-               "readline/readline.h", "gdbm.h", "uuid/uuid.h", "curl/curl.h", "linux/limits.h"]
-    source = "".join("#include <%s>\n" % h for h in headers) + (
-        '#include <stdio.h>\nint main(void){uuid_t u; uuid_generate(u);'
-        'printf("%s %s\\n", zlibVersion(), curl_version()); return 0;}')
-    # CentOS 7 keeps ffi.h in a versioned directory that pkg-config names
-    flags = "$(pkg-config --cflags libffi) -lz -lbz2 -llzma -lffi -lexpat -lncurses -lreadline -lgdbm -luuid -lcurl"
-    out = build_and_run(container, source, compile_args=flags)
-    assert re.match(r"^\d+\.\d+\S* libcurl/", out.strip()), out
+def test_headers_of_the_libraries_wheels_may_link_compile_and_link(container):
+    """The -dev packages of the libraries manylinux policies allow: headers found, libraries linked."""
+    source = ('#include <zlib.h>\n#include <expat.h>\n#include <stdio.h>\n'
+              'int main(void){XML_Parser p = XML_ParserCreate(NULL); XML_ParserFree(p);'
+              'printf("%s\\n", zlibVersion()); return 0;}')
+    out = build_and_run(container, source, compile_args="-lz -lexpat")
+    assert re.match(r"^\d+\.\d+", out.strip()), out
+
+
+def os_data(role, name):
+    with open(os.path.join(ROLES, role, "vars", name)) as handle:
+        return yaml.safe_load(handle)
+
+
+def test_compile_only_packages_are_not_in_the_image(container):
+    """What only compiling the components needs is in the build base, not the image (manylinux's
+    runtime_base): each such package is absent, or there only as a dependency of a runtime package."""
+    if not container.exists("dpkg-query"):
+        pytest.skip("checked on apt bases (the ones built here)")
+    toolchain = os_data("toolchain", "Debian.yml")
+    runtime = set(toolchain["toolchain_os_packages_tools"] + toolchain["toolchain_os_packages_manylinux"]
+                  + toolchain["toolchain_os_packages_runtime"])
+    compile_only = [p for p in toolchain["toolchain_os_packages_build"]
+                    + os_data("openssl35", "Debian.yml")["__openssl35_build_packages"] if p not in runtime]
+    manual = set(run(container, "apt-mark showmanual").stdout.split())
+    absent = []
+    for package in compile_only:
+        status = container.run("dpkg-query -W -f '${Status}' %s" % package)
+        if status.rc != 0 or "not-installed" in status.stdout or "deinstall" in status.stdout:
+            absent.append(package)
+            continue
+        assert package not in manual, "%s (compile-only) was installed into the image" % package
+        needed_by = run(container, "apt-cache rdepends --installed %s" % package).stdout.split()[2:]
+        assert needed_by, "%s is in the image, and no installed package depends on it" % package
+    # most of them: CPython's module headers (bz2, readline, gdbm, tk, ...) that no runtime package pulls in
+    assert len(absent) * 2 >= len(compile_only), "only %s of %s are absent" % (absent, compile_only)
+    assert {"libreadline-dev", "libbz2-dev", "tk-dev", "libgdbm-dev"} <= set(absent), absent
 
 
 def test_openssl_runtime_without_the_bases_headers(container):
@@ -177,8 +207,9 @@ def test_manifests_describe_what_was_built(container):
         pytest.skip("no component was built from source")
     for path in found:
         data = json.loads(container.file(path).content_string)
-        assert set(data) >= {"name", "version", "sha256", "prefix", "options"}, path
-        assert re.fullmatch(r"[0-9a-f]{64}", data["sha256"]), path
+        assert set(data) >= {"name", "version", "key", "sources", "prefix", "prefixes", "needs", "details"}, path
+        assert re.fullmatch(r"[0-9a-f]{64}", data["key"]), path
+        assert data["sources"] and all(re.fullmatch(r"[0-9a-f]{64}", s["sha256"]) for s in data["sources"]), path
         assert container.file(data["prefix"]).is_directory, "%s: prefix %s missing" % (path, data["prefix"])
 
 

@@ -5,6 +5,7 @@ is the molecule scenario.
 """
 
 import hashlib
+import json
 import os
 import shutil
 
@@ -42,8 +43,17 @@ def test_unknown_role_fails_before_any_container(build_id, offline_base):
 def test_bad_role_variable_fails_before_any_container(build_id, offline_base):
     run = ansible_playbook("playbooks/build.yml", *extra(
         policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
-        build_roles=["python_tools"], python_tools_sources="not-a-list"))
-    assert run.rc != 0 and "python_tools_sources" in run.output
+        build_roles=["python_tools"], python_tools_packages="not-a-list"))
+    assert run.rc != 0 and "python_tools_packages" in run.output
+    assert containers_of(build_id) == []
+
+
+def test_bad_component_entry_fails_before_any_component_container(build_id, offline_base, tmp_path):
+    run = ansible_playbook("playbooks/build.yml", *extra(
+        policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
+        build_artifact_cache=str(tmp_path), build_roles=["probe_b"]))
+    assert run.rc != 0
+    assert "component probe-b needs /opt/_internal/probe_a/value, which no component installs" in run.output
     assert containers_of(build_id) == []
 
 
@@ -70,32 +80,49 @@ def test_tampered_tarball_stops_the_build(tmp_path, build_id, image_owner, offli
     assert images_of(image_owner) == []
 
 
-def test_failing_role_tags_nothing_and_removes_the_container(tmp_path, build_id, image_owner, offline_base):
-    run = ansible_playbook("playbooks/build.yml", *extra(
+def probe_build(tmp_path, build_id, image_owner, offline_base, roles, **values):
+    values.setdefault("build_artifact_cache", str(tmp_path / "artifacts"))
+    return ansible_playbook("playbooks/build.yml", *extra(
         policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
-        build_image_owner=image_owner, build_log_root=str(tmp_path), build_roles=["failing_probe"]))
+        build_image_owner=image_owner, build_log_root=str(tmp_path / "logs"), build_roles=roles, **values))
+
+
+def test_failing_component_tags_nothing_and_keeps_the_others(tmp_path, build_id, image_owner, offline_base):
+    run = probe_build(tmp_path, build_id, image_owner, offline_base, ["probe_a", "failing_probe"])
     assert run.rc != 0
     assert "no image was tagged" in run.output
-    assert "failing-probe-1.0 make failed (exit 7" in run.output
+    assert "component failing-probe failed" in run.output
+    assert "failing-probe make failed (exit 7" in run.output
     assert "probe: fatal error" in run.output and "probe output line 60" in run.output
-    assert "logs of every configure/make step: %s/%s" % (tmp_path, build_id) in run.output
-    log = tmp_path / build_id / "failing-probe-1.0_make.log"
+    assert "logs of every configure/make step: %s/logs/%s" % (tmp_path, build_id) in run.output
+    log = tmp_path / "logs" / build_id / "failing-probe_make.log"
     assert log.is_file() and "probe output line 1\n" in log.read_text()
     assert containers_of(build_id) == []
     assert images_of(image_owner) == []
+    # probe-a built, and stays in the artifact cache; nothing of the failed one does
+    artifacts = sorted(os.listdir(tmp_path / "artifacts"))
+    assert len(artifacts) == 1 and artifacts[0].startswith("probe-a-"), artifacts
+    # fixed, the next build makes only what is missing
+    rerun = probe_build(tmp_path, build_id + "-2", image_owner, offline_base, ["probe_a", "failing_probe"],
+                        failing_probe_fails=False)
+    try:
+        assert rerun.rc == 0, rerun.output[-3000:]
+        assert "components from the artifact cache: probe-a" in rerun.output
+        assert "built: failing-probe" in rerun.output
+    finally:
+        docker("rmi", "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner)
 
 
-def test_failed_build_can_keep_its_container(build_id, image_owner, offline_base):
-    run = ansible_playbook("playbooks/build.yml", *extra(
-        policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
-        build_image_owner=image_owner, build_keep_container=True, build_roles=["failing_probe"]))
+def test_failed_build_can_keep_its_container(tmp_path, build_id, image_owner, offline_base):
+    run = probe_build(tmp_path, build_id, image_owner, offline_base, ["failing_probe"], build_keep_container=True)
+    name = "manylinux-component-%s-failing-probe" % build_id
     try:
         assert run.rc != 0
-        assert containers_of(build_id) == ["manylinux-build-" + build_id]
-        assert "docker exec -it manylinux-build-%s /bin/sh" % build_id in run.output
+        assert containers_of(build_id) == [name]
+        assert "docker exec -it %s /bin/sh" % name in run.output
         assert images_of(image_owner) == []
     finally:
-        docker("rm", "-f", "manylinux-build-" + build_id)
+        docker("rm", "-f", name)
 
 
 def test_foreign_arch_without_emulation_says_how_to_enable_it(tmp_path, build_id):
@@ -116,67 +143,126 @@ def test_disabled_handler_counts_as_missing(tmp_path, build_id):
     assert run.rc != 0 and "need emulation" in run.output
 
 
-def test_failure_snapshot_can_be_entered(build_id, image_owner, offline_base):
-    run = ansible_playbook("playbooks/build.yml", *extra(
-        policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
-        build_image_owner=image_owner, build_snapshot_on_failure=True, build_roles=["failing_probe"]))
-    snapshots = images_of(image_owner)
+def test_failure_snapshot_can_be_entered_and_holds_no_ca_bundle(tmp_path, build_id, image_owner, offline_base):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nnot a real one\n-----END CERTIFICATE-----\n")
+    run = probe_build(tmp_path, build_id, image_owner, offline_base, ["failing_probe"],
+                      build_snapshot_on_failure=True, build_ca_bundle=str(bundle))
+    snapshot = "manylinux-shared/failed:%s-failing-probe" % build_id
     try:
         assert run.rc != 0
-        assert len(snapshots) == 1 and "-failed-" in snapshots[0]
-        assert "docker run -it --rm --entrypoint /bin/sh %s" % snapshots[0] in run.output
+        assert "docker run -it --rm --entrypoint /bin/sh %s" % snapshot in run.output
+        assert images_of(image_owner) == [], "a snapshot is never in the image's repository"
         assert containers_of(build_id) == []
-        # the snapshot holds the failed step's state
-        listing = docker("run", "--rm", "--entrypoint", "/bin/sh", snapshots[0], "-c",
-                         "ls -R /tmp/manylinux-build/logs")
-        assert "failing-probe-1.0_make.log" in listing.stdout
+        labels = json.loads(docker("image", "inspect", snapshot, "--format", "{{json .Config.Labels}}").stdout)
+        assert not labels.get("io.github.manylinux-shared.cache-key"), "a snapshot is never a cache image"
+        # the snapshot holds the failed step's state, not the CA bundle
+        listing = docker("run", "--rm", "--entrypoint", "/bin/sh", snapshot, "-c",
+                         "ls -R /tmp/manylinux-build/logs; test ! -e /tmp/manylinux-build-ca.pem && echo no-bundle")
+        assert "failing-probe_make.log" in listing.stdout and "no-bundle" in listing.stdout
     finally:
-        for ref in snapshots:
-            docker("rmi", ref)
+        docker("rmi", snapshot)
 
 
-def _stage_lines(output):
-    cached = [l for l in output.splitlines() if "cached, skipped:" in l]
-    apply = [l for l in output.splitlines() if "to apply:" in l]
-    assert cached and apply, output[-3000:]
-    return cached[0].split("cached, skipped:")[1].strip(" '\","), apply[0].split("to apply:")[1].strip(" '\",")
+def _probe_values(ref):
+    out = docker("run", "--rm", ref, "sh", "-c", "cd /opt/_internal && cat probe_a/value probe_b/value "
+                 "probe_b/built-on probe_a/main")
+    return out.stdout.split()
 
 
-def test_stage_cache_rebuilds_only_what_changed(build_id, image_owner, offline_base):
-    unique = build_id  # a value no earlier run used: the first build cannot hit the cache
+def _built(output):
+    lines = [line for line in output.splitlines() if "built: " in line and "msg" not in line]
+    return lines[-1].split("built: ", 1)[1].split(";")[0].strip(" '\",") if lines else ""
+
+
+def test_artifact_cache_rebuilds_only_what_changed(tmp_path, build_id, image_owner, offline_base):
     ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+    roles = ["probe_a", "probe_b"]
 
-    def build(**values):
-        run = ansible_playbook("playbooks/build.yml", *extra(
-            policy="manylinux_2_31", arch="x86_64", base_image=offline_base,
-            build_image_owner=image_owner, build_roles=["probe_a", "probe_b"], probe_a_value=unique, **values))
+    def build(number, **values):
+        run = probe_build(tmp_path, "%s-%d" % (build_id, number), image_owner, offline_base, roles,
+                          probe_a_value=build_id, **values)
         assert run.rc == 0, run.output[-3000:]
-        values = docker("run", "--rm", ref, "cat", "/opt/_internal/probe_a/value", "/opt/_internal/probe_b/value")
         build.output = run.output
-        return _stage_lines(run.output), values.stdout.split()
+        return _built(run.output), _probe_values(ref)
 
     try:
-        assert build(probe_b_value="one") == (("none", "probe_a, probe_b"), [unique, "one"])
+        assert build(1, probe_b_value="one")[1] == [build_id, "one", build_id, "1"]
+        assert "components from the artifact cache: none" in build.output
         first_image = docker("image", "inspect", ref, "--format", "{{.Id}}").stdout
         # the same build again changes nothing: no container, no commit, the same image
-        assert build(probe_b_value="one") == (("probe_a, probe_b", "none"), [unique, "one"])
+        build(2, probe_b_value="one")
         assert "is up to date" in build.output
         assert "changed=0 " in build.output.split("PLAY RECAP")[1]
         assert docker("image", "inspect", ref, "--format", "{{.Id}}").stdout == first_image
-        assert build(probe_b_value="two") == (("probe_a", "probe_b"), [unique, "two"])
-        assert build(probe_b_value="two", no_cache=True) == (("none", "probe_a, probe_b"), [unique, "two"])
-        stages = docker("images", "--filter", "label=io.github.manylinux-shared.stage-role=probe_b",
-                        "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-        stages = [s for s in stages if s != "<none>:<none>"]
-        assert len(stages) >= 2
-        assert all(s.startswith("manylinux-shared/stage:manylinux_2_31_x86_64-probe-b-") for s in stages)
-        # pruning keeps only the stages a tagged image is built on: here the final image's parent
-        prune = ansible_playbook("playbooks/prune_stages.yml")
-        assert prune.rc == 0, prune.output[-3000:]
-        left = docker("images", "--filter", "label=io.github.manylinux-shared.stage-role=probe_b",
-                      "--format", "{{.ID}} {{.Repository}}").stdout.splitlines()
-        left = [line.split()[0] for line in left if "manylinux-shared/stage" in line]
-        parent = docker("image", "inspect", ref, "--format", "{{.Parent}}").stdout.strip()
-        assert len(left) == 1 and parent.startswith("sha256:" + left[0])
+        # probe-b's value: probe-b only
+        assert build(3, probe_b_value="two")[1] == [build_id, "two", build_id, "1"]
+        assert "components from the artifact cache: probe-a" in build.output
+        # what probe_a's main entry point does: no component, only the image's last layer
+        assert build(4, probe_b_value="two", probe_a_main_value="main")[1] == [build_id, "two", build_id, "main"]
+        assert "components from the artifact cache: probe-a, probe-b" in build.output
+        # no_cache: everything again
+        build(5, probe_b_value="two", no_cache=True)
+        assert "components from the artifact cache: none" in build.output
     finally:
         docker("rmi", ref)
+
+
+def test_a_damaged_artifact_is_found_dropped_and_made_again(tmp_path, build_id, image_owner, offline_base):
+    ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+    try:
+        first = probe_build(tmp_path, build_id, image_owner, offline_base, ["probe_a"], probe_a_value=build_id,
+                            build_cache_repository="itest/%s-1" % image_owner)
+        assert first.rc == 0, first.output[-3000:]
+        directory = tmp_path / "artifacts" / os.listdir(tmp_path / "artifacts")[0]
+        tar = directory / "image.tar"
+        data = bytearray(tar.read_bytes())
+        data[600] ^= 0xFF   # the same size, other bytes
+        tar.write_bytes(bytes(data))
+        docker("rmi", ref)
+        # a fresh layer repository: the layer is made from the artifact again
+        bad = probe_build(tmp_path, build_id + "-2", image_owner, offline_base, ["probe_a"], probe_a_value=build_id,
+                          build_cache_repository="itest/%s-2" % image_owner)
+        assert bad.rc != 0
+        assert "the cached artifact of probe-a is damaged and was removed" in bad.output
+        assert not directory.exists()
+        assert images_of(image_owner) == []
+        again = probe_build(tmp_path, build_id + "-3", image_owner, offline_base, ["probe_a"], probe_a_value=build_id,
+                            build_cache_repository="itest/%s-2" % image_owner)
+        assert again.rc == 0, again.output[-3000:]
+        assert "built: probe-a" in again.output
+        assert _probe_values(ref)[0] == build_id
+    finally:
+        docker("rmi", ref)
+        for number in (1, 2):
+            repository = "itest/%s-%d" % (image_owner, number)
+            for tag in docker("images", repository, "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+                docker("rmi", tag)
+
+
+def test_prune_keeps_what_tagged_images_and_running_builds_use(tmp_path, build_id, image_owner, offline_base):
+    ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+    repository = "itest/" + image_owner
+    try:
+        for number, value in enumerate(("one", "two")):
+            run = probe_build(tmp_path, "%s-%d" % (build_id, number), image_owner, offline_base, ["probe_a"],
+                              probe_a_value=value, build_cache_repository=repository)
+            assert run.rc == 0, run.output[-3000:]
+        layers = docker("images", repository, "--format", "{{.Tag}}").stdout.split()
+        assert len([t for t in layers if "-layer-probe-a-" in t]) == 2
+        prune = ansible_playbook("playbooks/prune.yml", *extra(build_cache_repository=repository,
+                                                                build_artifact_cache=str(tmp_path / "artifacts")))
+        assert prune.rc == 0, prune.output[-3000:]
+        left = docker("images", repository, "--format", "{{.Tag}}").stdout.split()
+        # the layer of the tagged image stays, the other one goes; the newest bases stay
+        assert len([t for t in left if "-layer-probe-a-" in t]) == 1
+        parent = docker("image", "inspect", ref, "--format", "{{.Parent}}").stdout.strip()
+        kept = docker("image", "inspect", "%s:%s" % (repository, [t for t in left if "-layer-" in t][0]),
+                      "--format", "{{.Id}}").stdout.strip()
+        assert parent == kept
+        # the artifact of value "one" is used by no image any more
+        assert len(os.listdir(tmp_path / "artifacts")) == 1
+    finally:
+        docker("rmi", ref)
+        for tag in docker("images", repository, "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
+            docker("rmi", tag)

@@ -7,6 +7,7 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "plugins", "filter"))
 sys.path.insert(0, os.path.join(ROOT, "plugins", "modules"))
+sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils"))
 GROUP_VARS = os.path.join(ROOT, "inventories", "default", "group_vars", "all")
 
 

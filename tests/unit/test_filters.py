@@ -97,42 +97,6 @@ def test_apt_mirror_missing():
         manylinux_apt_mirror(["deb https://packages.example/apt stable main\n"])
 
 
-def test_stage_plan_walks_cached_stages():
-    from manylinux import manylinux_stage_key, manylinux_stage_plan
-    fps = {"a": "fa", "b": "fb", "c": "fc"}
-    key_a = manylinux_stage_key("fa", "sha256:base")
-    key_b = manylinux_stage_key("fb", "sha256:A")
-    images = [{"Id": "sha256:A", "Labels": {"k": key_a}, "RepoTags": ["s:a"]},
-              {"Id": "sha256:B", "Labels": {"k": key_b}, "RepoTags": ["s:b"]},
-              {"Id": "sha256:final", "Labels": {"k": ""}, "RepoTags": ["x:latest"]}]
-    plan = manylinux_stage_plan(images, "sha256:base", ["a", "b", "c"], fps, "k")
-    assert plan["start_image"] == "sha256:B"
-    assert [c["role"] for c in plan["cached"]] == ["a", "b"]
-    assert plan["remaining"] == ["c"]
-    # a changed fingerprint of b: a stays cached, b and everything after are applied
-    plan = manylinux_stage_plan(images, "sha256:base", ["a", "b", "c"], dict(fps, b="fb2"), "k")
-    assert plan["start_image"] == "sha256:A" and plan["remaining"] == ["b", "c"]
-    # no cache: everything from the base
-    plan = manylinux_stage_plan(images, "sha256:base", ["a", "b", "c"], fps, "k", use_cache=False)
-    assert plan == {"start_image": "sha256:base", "cached": [], "remaining": ["a", "b", "c"]}
-
-
-def test_stage_plan_prefers_tagged_images():
-    from manylinux import manylinux_stage_key, manylinux_stage_plan
-    key = manylinux_stage_key("fa", "sha256:base")
-    images = [{"Id": "sha256:old", "Labels": {"k": key}, "RepoTags": []},
-              {"Id": "sha256:new", "Labels": {"k": key}, "RepoTags": ["s:a"]}]
-    assert manylinux_stage_plan(images, "sha256:base", ["a"], {"a": "fa"}, "k")["start_image"] == "sha256:new"
-
-
-def test_stage_key_depends_on_both_inputs():
-    from manylinux import manylinux_stage_key
-    assert manylinux_stage_key("f", "sha256:1") != manylinux_stage_key("f", "sha256:2")
-    assert manylinux_stage_key("f", "sha256:1") != manylinux_stage_key("g", "sha256:1")
-    with pytest.raises(AnsibleFilterError):
-        manylinux_stage_key("f", "")
-
-
 def test_tree_hash_follows_contents_and_modes(tmp_path):
     from manylinux import manylinux_tree_hash
     role = tmp_path / "role"
@@ -151,30 +115,70 @@ def test_tree_hash_follows_contents_and_modes(tmp_path):
         manylinux_tree_hash([str(tmp_path / "missing")])
 
 
-def test_role_dir_searches_the_roles_paths(tmp_path):
-    from manylinux import manylinux_role_dir
-    (tmp_path / "b" / "r").mkdir(parents=True)
-    assert manylinux_role_dir("r", [str(tmp_path / "a"), str(tmp_path / "b")]) == str(tmp_path / "b" / "r")
+def test_role_inputs_of_a_base_entry_point_are_its_tasks_os_data_and_declared_values(tmp_path):
+    from manylinux import manylinux_role_inputs
+    role = tmp_path / "r"
+    for name in ("tasks/main.yml", "vars/Debian.yml", "vars/RedHat.yml", "vars/main.yml", "defaults/main.yml"):
+        (role / name).parent.mkdir(parents=True, exist_ok=True)
+        (role / name).write_text(name)
+    entry = {"role": "r", "path": str(role), "entry_points": {"runtime_base": ["r_packages"], "main": []}}
+    first = manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"], "r_other": 1}, "Debian", "apt")
+    assert first["options"] == {"r_packages": ["a"]}
+    # component data (vars/main.yml, defaults) and another family's data do not key a base
+    (role / "vars" / "main.yml").write_text("changed")
+    (role / "vars" / "RedHat.yml").write_text("changed")
+    assert manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"]}, "Debian", "apt") == first
+    (role / "vars" / "Debian.yml").write_text("changed")
+    assert manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"]}, "Debian", "apt")["files"] != first["files"]
+    assert manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["b"]}, "Debian", "apt")["options"] != first["options"]
+    # main: the whole role
+    main = manylinux_role_inputs(entry, "main", {})
+    (role / "defaults" / "main.yml").write_text("changed")
+    assert manylinux_role_inputs(entry, "main", {})["files"] != main["files"]
+    with pytest.raises(AnsibleFilterError, match="no entry point build_base"):
+        manylinux_role_inputs(entry, "build_base", {})
+
+
+def test_labeled_maps_label_values_to_images():
+    from manylinux import manylinux_labeled
+    images = [{"Id": "sha256:a", "Config": {"Labels": {"k": "one"}}},
+              {"Id": "sha256:b", "Config": {"Labels": None}},
+              {"Id": "sha256:c", "Labels": {"k": "two"}}]
+    assert manylinux_labeled(images, "k") == {"one": "sha256:a", "two": "sha256:c"}
+
+
+def test_library_environment():
+    from manylinux import manylinux_library_environment
+    assert manylinux_library_environment("/opt/_internal/zstd-1/") == {
+        "CPPFLAGS": "-I/opt/_internal/zstd-1/include",
+        "LDFLAGS": "-L/opt/_internal/zstd-1/lib -Wl,--enable-new-dtags,-rpath,/opt/_internal/zstd-1/lib",
+        "PKG_CONFIG_PATH": "/opt/_internal/zstd-1/lib/pkgconfig"}
     with pytest.raises(AnsibleFilterError):
-        manylinux_role_dir("missing", [str(tmp_path)])
+        manylinux_library_environment("relative")
 
 
-def test_unused_stages_follow_parents():
-    from manylinux import manylinux_unused_stages
+def test_unused_cache_images_follow_parents_and_keep_the_newest_bases():
+    from manylinux import manylinux_unused_cache_images
+    kind = "p.cache-kind"
     images = [
-        {"Id": "s1", "ParentId": "base", "Labels": {"k": "a"}, "RepoTags": ["stage:1"]},
-        {"Id": "s2", "ParentId": "s1", "Labels": {"k": "b"}, "RepoTags": ["stage:2"]},
-        {"Id": "final", "ParentId": "s2", "Labels": {"k": "", "p": "x"}, "RepoTags": ["img:latest"]},
-        {"Id": "s3", "ParentId": "s1", "Labels": {"k": "c"}, "RepoTags": ["stage:3"]},   # an abandoned branch
+        {"Id": "rb", "ParentId": "base", "Created": 2, "Labels": {"p.cache-key": "r", kind: "runtime-base"},
+         "RepoTags": ["c:pa-runtime-base-1"]},
+        {"Id": "rb-old", "ParentId": "base", "Created": 1, "Labels": {"p.cache-key": "r0", kind: "runtime-base"},
+         "RepoTags": ["c:pa-runtime-base-0"]},
+        {"Id": "bb", "ParentId": "rb", "Created": 3, "Labels": {"p.cache-key": "b", kind: "build-base"},
+         "RepoTags": ["c:pa-build-base-1"]},
+        {"Id": "l1", "ParentId": "rb", "Labels": {"p.cache-key": "1", kind: "layer"}, "RepoTags": ["c:pa-layer-x-1"]},
+        {"Id": "l2", "ParentId": "l1", "Labels": {"p.cache-key": "2", kind: "layer"}, "RepoTags": ["c:pa-layer-y-2"]},
+        {"Id": "final", "ParentId": "l2", "Labels": {"p.cache-key": "", "p.policy": "x"}, "RepoTags": ["img:latest"]},
+        {"Id": "l3", "ParentId": "l1", "Labels": {"p.cache-key": "3", kind: "layer"}, "RepoTags": ["c:pa-layer-y-3"]},
         {"Id": "base", "ParentId": "", "Labels": {}, "RepoTags": ["base:latest"]},
     ]
-    assert manylinux_unused_stages(images, "k", "p") == ["stage:3"]
-    # an untagged (superseded) final image keeps nothing
-    untagged = [dict(i, RepoTags=[]) if i["Id"] == "final" else i for i in images]
-    assert manylinux_unused_stages(untagged, "k", "p") == ["stage:1", "stage:2", "stage:3"]
-    # without the final image, every stage is unused
-    assert manylinux_unused_stages([i for i in images if i["Id"] != "final"], "k", "p") == \
-        ["stage:1", "stage:2", "stage:3"]
+    assert manylinux_unused_cache_images(images, "p.cache-key", "p.policy") == ["c:pa-layer-y-3", "c:pa-runtime-base-0"]
+    # a container of a running build keeps its layer
+    assert manylinux_unused_cache_images(images, "p.cache-key", "p.policy", in_use=["l3"]) == ["c:pa-runtime-base-0"]
+    # without the final image, only the newest bases stay
+    assert manylinux_unused_cache_images([i for i in images if i["Id"] != "final"], "p.cache-key", "p.policy") == \
+        ["c:pa-layer-x-1", "c:pa-layer-y-2", "c:pa-layer-y-3", "c:pa-runtime-base-0"]
 
 
 @pytest.mark.parametrize("version, free_threading, expected", [
@@ -240,15 +244,3 @@ def test_interpreter_table_rejects_two_entries_with_one_tag():
         manylinux_interpreter_table([{"version": "3.13.13"}, {"version": "3.13.14"}], "/opt/_internal", "/opt/python")
     with pytest.raises(AnsibleFilterError, match="has no version"):
         manylinux_interpreter_table([{"free_threading": True}], "/opt/_internal", "/opt/python")
-
-
-def test_stages_a_container_uses_are_kept():
-    from manylinux import manylinux_unused_stages
-    images = [
-        {"Id": "s1", "ParentId": "base", "Labels": {"k": "a"}, "RepoTags": ["stage:1"]},
-        {"Id": "s2", "ParentId": "s1", "Labels": {"k": "b"}, "RepoTags": ["stage:2"]},
-        {"Id": "s3", "ParentId": "base", "Labels": {"k": "c"}, "RepoTags": ["stage:3"]},
-    ]
-    # a build running now in a container of s2 keeps s2 and what it is built on
-    assert manylinux_unused_stages(images, "k", "p", ["s2", "unrelated"]) == ["stage:3"]
-    assert manylinux_unused_stages(images, "k", "p") == ["stage:1", "stage:2", "stage:3"]

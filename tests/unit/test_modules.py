@@ -143,3 +143,22 @@ def test_flagged_lines_of_an_earlier_run_do_not_count(tmp_path):
     result = step.run_step("py make", "echo fine", str(tmp_path), {}, str(tmp_path), 5,
                            fail_on=["^Failed to build these modules:"])
     assert not result.get("failed")
+
+
+def test_every_plugin_documents_itself_in_yaml():
+    """ansible-doc and ansible-lint read DOCUMENTATION and RETURN as YAML."""
+    import ast
+    import glob
+
+    import yaml
+    from conftest import ROOT
+    paths = glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py")) + \
+        glob.glob(os.path.join(ROOT, "plugins", "lookup", "*.py"))
+    for path in paths:
+        with open(path) as handle:
+            tree = ast.parse(handle.read())
+        docs = {node.targets[0].id: node.value.value for node in tree.body
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("DOCUMENTATION", "RETURN")}
+        assert "DOCUMENTATION" in docs, path
+        for name, text in docs.items():
+            assert isinstance(yaml.safe_load(text), dict), "%s: %s" % (path, name)

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Benchmark the component engine, side by side in one run.
+
+    .venv/bin/python benchmarks/components.py [--skip-sequential] [--skip-peer] [-- ANSIBLE ARGS]
+
+On the offline default image (tests/offline.yml, no PGO), each cold build
+with an empty artifact cache and a cache repository of its own (so the bases
+and layers are made anew too):
+
+1. cold, build_parallel=1 (one component after another, make -j<cores>);
+2. cold, the default build_parallel;
+3. the same build again (no-op: every key matches);
+4. one interpreter changed (an extra configure option for 3.14t): it and what
+   needs it are rebuilt;
+5. python_tools changed (its manifest version follows another tool): only
+   that component and the image's last layers;
+6. the BuildKit peer: the plan of run 2 as a plain multi-stage Dockerfile
+   (benchmarks/buildkit_peer.py), built cold.
+
+For each it prints the wall time, the sum of the step seconds of the
+components it built (wall / steps: the engine's overhead), how busy the cores
+were on average, the image size, and at the end the targets with met or the
+gap. Arguments after `--` go to every ansible-playbook run.
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import buildkit_peer  # noqa: E402
+from buildrun import REPO, docker_output, extra, playbook  # noqa: E402
+
+BASE = "manylinux-shared/base:bullseye-amd64"
+# the size of the offline default image on HEAD efc858f, the last commit with the role-level stage
+# cache (as the issue that asked for the engine measured it)
+BEFORE_MB = 1817
+
+
+class CpuSampler(threading.Thread):
+    """Average share of the cores that were busy while it ran (from /proc/stat)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.busy = self.total = 0
+
+    @staticmethod
+    def read():
+        with open("/proc/stat") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+        idle = values[3] + values[4]
+        return sum(values) - idle, sum(values)
+
+    def run(self):
+        start = self.read()
+        while not self.stop.wait(1):
+            pass
+        end = self.read()
+        self.busy, self.total = end[0] - start[0], end[1] - start[1]
+
+    def percent(self):
+        return 100.0 * self.busy / self.total if self.total else 0.0
+
+
+def built_steps(cache_dir, build_log_dir):
+    """{component: step seconds} of what the build whose log directory is given stored in the cache."""
+    build_id = os.path.basename(build_log_dir.rstrip("/"))
+    found = {}
+    for path in glob.glob(os.path.join(cache_dir, "*", "artifact.json")):
+        with open(path) as handle:
+            meta = json.load(handle)
+        if meta.get("build_id") == build_id:
+            found[meta["name"]] = float(meta.get("seconds", 0))
+    return found
+
+
+def log_dir(output):
+    for line in output.splitlines():
+        if "logs of every configure/make step:" in line:
+            return line.split("step:", 1)[1].strip(" '\",")
+    raise SystemExit("no log directory in the output")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-sequential", action="store_true", help="leave out run 1")
+    parser.add_argument("--skip-peer", action="store_true", help="leave out run 6")
+    parser.add_argument("ansible_args", nargs="*", help="after --: more ansible-playbook arguments")
+    args = parser.parse_args()
+    sources = os.environ.get("MANYLINUX_SOURCE_CACHE") or os.path.join(os.path.dirname(REPO), "shared", "sources")
+    os.environ["MANYLINUX_SOURCE_CACHE"] = sources
+    ca_bundle = os.environ.get("MANYLINUX_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    ca_bundle = ca_bundle if ca_bundle and os.path.isfile(ca_bundle) else ""
+    work = tempfile.mkdtemp(prefix="manylinux-bench-")
+    playbook("base.yml", "-e", "arch=x86_64")
+    owner = "benchmark-" + uuid.uuid4().hex[:6]
+    ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % owner
+    common = ["-e", "policy=manylinux_2_31", "-e", "arch=x86_64", "-e", "base_image=" + BASE,
+              "-e", "@tests/offline.yml", "-e", "cpython_shared_optimizations=false",
+              "-e", "build_image_owner=" + owner, "-e", "build_log_root=" + os.path.join(work, "logs")]
+    common += ["-e", "build_ca_bundle=" + ca_bundle] if ca_bundle else []
+    common += args.ansible_args
+    rows = []
+
+    def run(label, cache, repository, *more):
+        sampler = CpuSampler()
+        sampler.start()
+        seconds, output = playbook("build.yml", *common, *extra(build_artifact_cache=cache,
+                                                                 build_cache_repository=repository), *more,
+                                   log=os.path.join(work, label.split()[0] + ".log"))
+        sampler.stop.set()
+        sampler.join()
+        logs = log_dir(output)
+        steps = built_steps(cache, logs)
+        size = int(docker_output("image", "inspect", ref, "--format", "{{.Size}}") or 0) / 1e6
+        rows.append({"run": label, "seconds": seconds, "steps": sum(steps.values()), "built": steps,
+                     "busy": sampler.percent(), "size": size, "logs": logs})
+        print("%s: %.0f s" % (label, seconds), flush=True)
+        return rows[-1]
+
+    caches = {name: os.path.join(work, "artifacts-" + name) for name in ("sequential", "parallel")}
+    sequential = None
+    if not args.skip_sequential:
+        sequential = run("1 cold, build_parallel=1", caches["sequential"], "benchmark/%s-sequential" % owner,
+                         *extra(build_parallel=1))
+    repository = "benchmark/%s-parallel" % owner
+    cold = run("2 cold, default build_parallel", caches["parallel"], repository)
+    noop = run("3 no-op rebuild", caches["parallel"], repository)
+    with open(os.path.join(REPO, "tests", "offline.yml")) as handle:
+        versions = yaml.safe_load(handle)["interpreters_versions"]
+    changed = [dict(v, configure_options=["--without-doc-strings"]) if v.get("free_threading") else v
+               for v in versions]
+    one = run("4 one interpreter changed (3.14t)", caches["parallel"], repository,
+              *extra(interpreters_versions=changed))
+    tools = run("5 python_tools changed", caches["parallel"], repository,
+                *extra(interpreters_versions=changed, python_tools_manifest_version_from="cmake"))
+    peer = None
+    if not args.skip_peer:
+        tags = docker_output("images", repository, "--format", "{{.Repository}}:{{.Tag}}").split()
+        runtime = [t for t in tags if "-runtime-base-" in t][0]
+        build = [t for t in tags if "-build-base-" in t][0]
+        sampler = CpuSampler()
+        sampler.start()
+        seconds, context = buildkit_peer.build(os.path.join(cold["logs"], "build-plan.json"), BASE, runtime, build,
+                                               sources, ca_bundle, keep=os.path.join(work, "peer"))
+        sampler.stop.set()
+        sampler.join()
+        size = int(docker_output("image", "inspect", "benchmark/buildkit-peer", "--format", "{{.Size}}") or 0) / 1e6
+        peer = {"run": "6 BuildKit peer, cold", "seconds": seconds, "steps": 0, "built": {}, "busy": sampler.percent(),
+                "size": size, "logs": context}
+        rows.append(peer)
+
+    print("\n%-36s %8s %9s %8s %7s %9s  %s" % ("run", "seconds", "steps s", "wall/st", "busy", "image MB", "built"))
+    for row in rows:
+        print("%-36s %8.0f %9.0f %8s %6.0f%% %9.0f  %s" % (
+            row["run"], row["seconds"], row["steps"],
+            "%.2f" % (row["seconds"] / row["steps"]) if row["steps"] else "-", row["busy"], row["size"],
+            ", ".join(sorted(row["built"])) or "nothing"))
+
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    print("\ntargets:")
+    if sequential:
+        print("  cold default >= 1.25x faster than build_parallel=1: %.2fx (%s)" % (
+            sequential["seconds"] / cold["seconds"], verdict(sequential["seconds"] >= 1.25 * cold["seconds"])))
+    if peer:
+        print("  cold default no slower than the BuildKit peer: %.0f s against %.0f s (%s)" % (
+            cold["seconds"], peer["seconds"], verdict(cold["seconds"] <= peer["seconds"])))
+    own = one["built"].get("cpython-3.14.6-nogil", 0)
+    print("  one-interpreter change within its own step seconds + 60 s: %.0f s against %.0f + 60 s (%s)" % (
+        one["seconds"], own, verdict(one["seconds"] <= own + 60)))
+    print("  no-op rebuild under 15 s: %.1f s (%s)" % (noop["seconds"], verdict(noop["seconds"] < 15)))
+    print("  python_tools change under 5 %% of the cold build: %.1f %% (%s)" % (
+        100 * tools["seconds"] / cold["seconds"], verdict(tools["seconds"] < 0.05 * cold["seconds"])))
+    print("  image smaller than before (%d MB): %.0f MB (%s)" % (BEFORE_MB, cold["size"], verdict(cold["size"] < BEFORE_MB)))
+    print("\nlogs: %s" % work)
+    with open(os.path.join(work, "results.json"), "w") as handle:
+        json.dump(rows, handle, indent=1)
+    docker_output("rmi", ref)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+#!/usr/bin/python
+"""The component scheduler of one build: who may start, who is building, who finished."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: manylinux_build_slot
+short_description: Wait for a component's turn to build, and record how it ended
+description:
+  - Runs on the controller. The state of one build's schedule is a JSON file in O(state_dir),
+    changed under a lock, so the component hosts of one play (one per component, run at once
+    with the free strategy) share it.
+  - C(state=planned) writes the schedule, every component with its needs and priority, the
+    cached ones already done.
+  - C(state=acquired) waits until everything the component needs is built, fewer than
+    O(parallel) components are building, and no other component that could start has a higher
+    priority; then it marks the component building. It fails at once when something the
+    component needs failed.
+  - C(state=released) records that the component was built (O(succeeded)) or failed, with its
+    seconds, and frees its place.
+  - C(state=reported) reads how the components ended; a component still waiting counts as failed.
+  - Each result's C(msg) says which components are building, which finished and how long they took.
+options:
+  state_dir:
+    description: Directory of the schedule (one per build).
+    type: path
+    required: true
+  state:
+    description: What to do.
+    type: str
+    choices: [planned, acquired, released, reported]
+    required: true
+  components:
+    description: For C(planned), the plan's components (name, needs, priority, cached).
+    type: list
+    elements: dict
+  parallel:
+    description: For C(planned), how many components build at once.
+    type: int
+    default: 1
+  name:
+    description: For C(acquired) and C(released), the component.
+    type: str
+  succeeded:
+    description: For C(released), whether the component's artifact was stored.
+    type: bool
+    default: false
+  reason:
+    description: For C(released) after a failure, what went wrong (kept in the schedule for the report).
+    type: str
+    default: ""
+  poll:
+    description: Seconds between looks at the schedule while waiting.
+    type: float
+    default: 0.5
+"""
+
+RETURN = r"""
+building:
+  description: Components building after this call.
+  type: list
+  returned: always
+finished:
+  description: Components built by this build so far, with their seconds.
+  type: dict
+  returned: always
+failures:
+  description: Components that failed, with what went wrong.
+  type: dict
+  returned: always
+seconds:
+  description: For C(released), the component's build time.
+  type: float
+  returned: when state is released
+"""
+
+import fcntl
+import json
+import os
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+SCHEDULE = "schedule.json"
+
+
+class ScheduleError(Exception):
+    pass
+
+
+class Schedule:
+    """The schedule file, read and written under an exclusive lock."""
+
+    def __init__(self, state_dir):
+        self.state_dir = state_dir
+        self.path = os.path.join(state_dir, SCHEDULE)
+        self.lock_path = os.path.join(state_dir, "lock")
+
+    def __enter__(self):
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.lock = open(self.lock_path, "a")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        try:
+            with open(self.path) as handle:
+                self.data = json.load(handle)
+        except (OSError, ValueError):
+            self.data = None
+        return self
+
+    def save(self):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(self.data, handle, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.lock, fcntl.LOCK_UN)
+        self.lock.close()
+        return False
+
+
+def planned(state_dir, components, parallel):
+    with Schedule(state_dir) as schedule:
+        schedule.data = {"parallel": max(1, int(parallel)), "components": {
+            c["name"]: {"needs": list(c.get("needs", [])), "priority": float(c.get("priority", 0)),
+                        "state": "cached" if c.get("cached") else "waiting", "order": i}
+            for i, c in enumerate(components)}}
+        schedule.save()
+        return summary(schedule.data)
+
+
+def summary(data):
+    comps = data["components"]
+    return {
+        "building": sorted(n for n, c in comps.items() if c["state"] == "building"),
+        "finished": {n: c.get("seconds", 0) for n, c in comps.items() if c["state"] == "built"},
+        "failures": {n: c.get("reason", "") for n, c in comps.items() if c["state"] == "failed"},
+        "waiting": sorted(n for n, c in comps.items() if c["state"] == "waiting"),
+    }
+
+
+def _ready(comps, name):
+    return all(comps[n]["state"] in ("built", "cached") for n in comps[name]["needs"])
+
+
+def try_acquire(data, name, now):
+    """One look at the schedule: True when `name` may start now (and is marked building)."""
+    comps = data["components"]
+    if name not in comps:
+        raise ScheduleError("%s is not in this build's schedule" % name)
+    me = comps[name]
+    if me["state"] != "waiting":
+        raise ScheduleError("%s is %s, not waiting to build" % (name, me["state"]))
+    lost = [n for n in me["needs"] if comps[n]["state"] == "failed"]
+    if lost:
+        me["state"] = "failed"
+        me["reason"] = "needs %s, which failed" % ", ".join(lost)
+        raise ScheduleError("%s is not built: it needs %s, which failed" % (name, ", ".join(lost)))
+    building = [n for n, c in comps.items() if c["state"] == "building"]
+    if len(building) >= data["parallel"] or not _ready(comps, name):
+        return False
+    ready = [n for n, c in comps.items() if c["state"] == "waiting" and _ready(comps, n)]
+    best = min(ready, key=lambda n: (-comps[n]["priority"], comps[n]["order"]))
+    if best != name:
+        return False
+    me["state"] = "building"
+    me["started"] = now
+    return True
+
+
+def acquired(state_dir, name, poll=0.5, clock=time.time, sleep=time.sleep):
+    while True:
+        with Schedule(state_dir) as schedule:
+            if schedule.data is None:
+                raise ScheduleError("no schedule in %s: the plan did not run" % state_dir)
+            try:
+                started = try_acquire(schedule.data, name, clock())
+            finally:
+                schedule.save()
+            if started:
+                return summary(schedule.data)
+        sleep(poll)
+
+
+def released(state_dir, name, succeeded, reason="", clock=time.time):
+    with Schedule(state_dir) as schedule:
+        if schedule.data is None or name not in schedule.data["components"]:
+            raise ScheduleError("%s is not in the schedule of %s" % (name, state_dir))
+        me = schedule.data["components"][name]
+        seconds = round(clock() - me.get("started", clock()), 1) if me["state"] == "building" else 0.0
+        if me["state"] in ("building", "waiting"):
+            me["state"] = "built" if succeeded else "failed"
+            me["seconds"] = seconds
+            if not succeeded:
+                me["reason"] = reason or "failed"
+        schedule.save()
+        result = summary(schedule.data)
+        result["seconds"] = seconds
+        return result
+
+
+def reported(state_dir):
+    with Schedule(state_dir) as schedule:
+        if schedule.data is None:
+            raise ScheduleError("no schedule in %s: the plan did not run" % state_dir)
+        result = summary(schedule.data)
+    for name in result["waiting"] + result["building"]:
+        result["failures"].setdefault(name, "not built (its host stopped before it ended)")
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state_dir=dict(type="path", required=True),
+            state=dict(type="str", required=True, choices=["planned", "acquired", "released", "reported"]),
+            components=dict(type="list", elements="dict"),
+            parallel=dict(type="int", default=1),
+            name=dict(type="str"),
+            succeeded=dict(type="bool", default=False),
+            reason=dict(type="str", default=""),
+            poll=dict(type="float", default=0.5),
+        ),
+        required_if=[("state", "planned", ["components"]), ("state", "acquired", ["name"]),
+                     ("state", "released", ["name"])],
+    )
+    p = module.params
+    try:
+        if p["state"] == "planned":
+            result = planned(p["state_dir"], p["components"], p["parallel"])
+            msg = "%d to build, %d at once" % (len(result["waiting"]), p["parallel"])
+        elif p["state"] == "acquired":
+            result = acquired(p["state_dir"], p["name"], p["poll"])
+            msg = "building %s (now building: %s; waiting: %d)" % (
+                p["name"], ", ".join(result["building"]), len(result["waiting"]))
+        elif p["state"] == "reported":
+            result = reported(p["state_dir"])
+            msg = "built: %s; failed: %s" % (
+                ", ".join("%s (%.0f s)" % kv for kv in sorted(result["finished"].items())) or "none",
+                ", ".join(sorted(result["failures"])) or "none")
+        else:
+            result = released(p["state_dir"], p["name"], p["succeeded"], p["reason"])
+            msg = "%s %s after %.0f s (building: %s; waiting: %d; built: %d)" % (
+                p["name"], "built" if p["succeeded"] else "FAILED", result["seconds"],
+                ", ".join(result["building"]) or "none", len(result["waiting"]), len(result["finished"]))
+    except ScheduleError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=p["state"] in ("acquired", "released"), msg=msg, **result)
+
+
+if __name__ == "__main__":
+    main()
