@@ -8,6 +8,7 @@ early, and naming the valid choices.
 import hashlib
 import json
 import os
+import re
 
 try:
     from ansible.errors import AnsibleFilterError
@@ -70,6 +71,40 @@ def manylinux_target_error(policy_table, policy, arch, arch_table):
     except AnsibleFilterError as exc:
         return str(exc)
     return ""
+
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
+# What a build's names and paths must be (Docker's reference grammar for what
+# becomes part of an image name), checked before any work.
+NAMING_RULES = {
+    "build_image_registry": (r"(%s)?" % _HOST, "a registry host such as ghcr.io or 127.0.0.1:5000, or empty"),
+    "build_image_owner": (r"(%s(/%s)*)?" % (_COMPONENT, _COMPONENT),
+                          "lowercase path components of letters and digits joined by . _ -, or empty"),
+    "build_image_suffix": (r"([._]|__|-+)?[a-z0-9]+((?:[._]|__|-+)[a-z0-9]+)*|",
+                           "lowercase letters and digits joined by . _ - (it ends the repository name)"),
+    "build_image_tag": (r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "up to 128 letters, digits, _ . - (not first . or -)"),
+    "build_id": (r"([A-Za-z0-9][A-Za-z0-9_.-]{0,99})?",
+                 "empty (the build chooses it) or up to 100 letters, digits, _ . - (it names containers and tags)"),
+    "build_cache_repository": (r"(%s/)?%s(/%s)*" % (_HOST, _COMPONENT, _COMPONENT), "an image repository name"),
+    "build_snapshot_repository": (r"(%s/)?%s(/%s)*" % (_HOST, _COMPONENT, _COMPONENT), "an image repository name"),
+    "build_log_root": (r"/.*", "an absolute path on the controller"),
+    "build_source_cache": (r"/.*", "an absolute path on the controller"),
+    "build_artifact_cache": (r"/.*", "an absolute path on the controller"),
+}
+
+
+def manylinux_naming_errors(values):
+    """The rule each of `values` ({variable: value}) breaks (NAMING_RULES), one message each."""
+    errors = []
+    for name in sorted(values):
+        if name not in NAMING_RULES:
+            raise AnsibleFilterError("manylinux_naming_errors: no rule for %s" % name)
+        pattern, what = NAMING_RULES[name]
+        value = "" if values[name] is None else str(values[name])
+        if not re.fullmatch(pattern, value) or "\n" in value:
+            errors.append("%s=%r is not %s" % (name, value, what))
+    return errors
 
 
 def manylinux_target_error_for(arch, policy_table, policy, arch_table):
@@ -263,12 +298,19 @@ def manylinux_library_environment(prefix):
     }
 
 
-def manylinux_unused_cache_images(images, cache_label, image_label, in_use=(), keep_kinds=("runtime-base", "build-base")):
-    """Cache images (label `cache_label` set) that no tagged final image (label `image_label`
-    set, cache label empty) is built on and no container uses, following ParentId links of
-    the image summaries. Bases (label `<prefix>.cache-kind` in keep_kinds) are kept while they
-    are the newest of their kind and platform: the next build starts from them."""
+def manylinux_cache_prune(images, label_prefix, in_use=(), keep_kinds=("runtime-base", "build-base")):
+    """What playbooks/prune.yml removes and keeps, from the engine's image summaries.
+
+    Cache images (label `<prefix>.cache-key` set) are in use when a tagged final image
+    (label `<prefix>.policy` set, cache key empty) is built on them, when a container uses
+    them or an image built on them (`in_use`: image ids; a build running now goes on from
+    them), and, for the bases (label `<prefix>.cache-kind` in keep_kinds), when they are the
+    newest of their kind, repository and platform: the next build starts from them. Returns `remove`, the
+    tags of the cache images not in use, and `artifacts`, the artifact directories
+    (label `<prefix>.cache-artifact`) of the layers in use."""
     by_id = {image["Id"]: image for image in images or []}
+    cache_label, kind_label = label_prefix + ".cache-key", label_prefix + ".cache-kind"
+    artifact_label, final_label = label_prefix + ".cache-artifact", label_prefix + ".policy"
 
     def labels(image):
         return image.get("Labels") or {}
@@ -276,7 +318,6 @@ def manylinux_unused_cache_images(images, cache_label, image_label, in_use=(), k
     def tagged(image):
         return [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
 
-    kind_label = cache_label.rsplit(".", 1)[0] + ".cache-kind"
     used = set()
 
     def keep_ancestors(image_id):
@@ -285,25 +326,24 @@ def manylinux_unused_cache_images(images, cache_label, image_label, in_use=(), k
             image_id = by_id[image_id].get("ParentId")
 
     for image in by_id.values():
-        if labels(image).get(cache_label) or image_label not in labels(image) or not tagged(image):
-            continue
-        keep_ancestors(image.get("ParentId"))
+        if not labels(image).get(cache_label) and final_label in labels(image) and tagged(image):
+            keep_ancestors(image.get("ParentId"))
     for image_id in in_use or ():
         keep_ancestors(image_id)
     newest = {}
     for image in by_id.values():
         kind = labels(image).get(kind_label)
-        if kind in keep_kinds:
-            platform = tuple(t.split(":", 1)[1].rsplit("-" + kind, 1)[0] for t in tagged(image)[:1])
-            slot = (kind, platform)
+        if kind in keep_kinds and tagged(image):
+            repository, _, tag = tagged(image)[0].rpartition(":")
+            slot = (kind, repository, tag.rsplit("-" + kind, 1)[0])
             if slot not in newest or image.get("Created", 0) > by_id[newest[slot]].get("Created", 0):
                 newest[slot] = image["Id"]
     for image_id in newest.values():
         keep_ancestors(image_id)
-    return sorted(
-        (tag for image in by_id.values() if labels(image).get(cache_label) and image["Id"] not in used
-         for tag in (tagged(image) or [image["Id"]])),
-    )
+    remove = sorted(tag for image in by_id.values() if labels(image).get(cache_label) and image["Id"] not in used
+                    for tag in (tagged(image) or [image["Id"]]))
+    artifacts = sorted(set(labels(by_id[i]).get(artifact_label) for i in used if labels(by_id[i]).get(artifact_label)))
+    return {"remove": remove, "artifacts": artifacts}
 
 
 def _version_tuple(version, what):
@@ -391,6 +431,7 @@ class FilterModule(object):
             "manylinux_target": manylinux_target,
             "manylinux_target_error": manylinux_target_error,
             "manylinux_target_error_for": manylinux_target_error_for,
+            "manylinux_naming_errors": manylinux_naming_errors,
             "manylinux_source": manylinux_source,
             "manylinux_sources": manylinux_sources,
             "manylinux_commit_changes": manylinux_commit_changes,
@@ -402,7 +443,7 @@ class FilterModule(object):
             "manylinux_role_inputs": manylinux_role_inputs,
             "manylinux_labeled": manylinux_labeled,
             "manylinux_library_environment": manylinux_library_environment,
-            "manylinux_unused_cache_images": manylinux_unused_cache_images,
+            "manylinux_cache_prune": manylinux_cache_prune,
             "manylinux_cpython_tag": manylinux_cpython_tag,
             "manylinux_options_for": manylinux_options_for,
             "manylinux_interpreter_table": manylinux_interpreter_table,

@@ -7,7 +7,10 @@ DOCUMENTATION = r"""
 module: manylinux_component_pack
 short_description: Strip a built component, record its manifest and pack what it installed
 description:
-  - Runs in a component's build container after its steps. Deletes O(remove), strips the ELF
+  - Runs in a component's build container. C(state=marked), before its sources are unpacked,
+    makes the directories O(directories), refreshes the dynamic linker cache when asked (for the
+    libraries of the artifacts just brought in) and writes the start marker O(marker).
+  - C(state=packed), after its steps, deletes O(remove), strips the ELF
     files (C(--strip-unneeded)) and static archives (C(--strip-debug), which keeps what a static
     link needs) below O(strip), and writes the manifest O(manifest) to
     C(<manifest_dir>/<name>.json).
@@ -18,31 +21,42 @@ description:
     layer of the image.
   - Fails when a path of O(forbidden) (the build's extra CA bundle) would be in the artifact.
 options:
+  state:
+    description: C(marked) before the sources, C(packed) after the steps.
+    type: str
+    choices: [marked, packed]
+    default: packed
   name:
     description: The component.
     type: str
-    required: true
-  prefixes:
-    description: Directories or files the component installs.
-    type: list
-    elements: path
     required: true
   marker:
     description: A file made before the component's steps ran.
     type: path
     required: true
+  directories:
+    description: For C(marked), directories to make.
+    type: list
+    elements: path
+    default: []
+  ldconfig:
+    description: For C(marked), refresh the dynamic linker cache.
+    type: bool
+    default: false
+  prefixes:
+    description: For C(packed), directories or files the component installs.
+    type: list
+    elements: path
+    default: []
   dest:
-    description: Directory in the container for C(image.tar) and C(private.tar).
+    description: For C(packed), directory in the container for C(image.tar) and C(private.tar).
     type: path
-    required: true
   manifest:
-    description: The manifest (one schema for every component, see docs/DESIGN.md).
+    description: For C(packed), the manifest (one schema for every component, see docs/DESIGN.md).
     type: dict
-    required: true
   manifest_dir:
-    description: Directory of the manifests in the image.
+    description: For C(packed), directory of the manifests in the image.
     type: path
-    required: true
   remove:
     description: Paths deleted before packing.
     type: list
@@ -87,6 +101,7 @@ import shutil
 import stat
 import subprocess
 import tarfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -202,15 +217,32 @@ def pack(name, prefixes, marker, dest, manifest, manifest_dir, remove=(), strip=
     return {"files": files, "paths": {name: info["path"] for name, info in files.items()}, "stripped": stripped}
 
 
+def mark(marker, directories=(), ldconfig=False, run=subprocess.run):
+    for directory in directories:
+        os.makedirs(directory, exist_ok=True)
+    if ldconfig:
+        proc = run(["ldconfig"], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PackError("ldconfig failed: %s" % proc.stderr.strip())
+    os.makedirs(os.path.dirname(marker), exist_ok=True)
+    with open(marker, "w") as handle:
+        handle.write("started\n")
+    # status changes after this one are the component's
+    time.sleep(0.01)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            state=dict(type="str", choices=["marked", "packed"], default="packed"),
             name=dict(type="str", required=True),
-            prefixes=dict(type="list", elements="path", required=True),
             marker=dict(type="path", required=True),
-            dest=dict(type="path", required=True),
-            manifest=dict(type="dict", required=True),
-            manifest_dir=dict(type="path", required=True),
+            directories=dict(type="list", elements="path", default=[]),
+            ldconfig=dict(type="bool", default=False),
+            prefixes=dict(type="list", elements="path", default=[]),
+            dest=dict(type="path"),
+            manifest=dict(type="dict"),
+            manifest_dir=dict(type="path"),
             remove=dict(type="list", elements="path", default=[]),
             strip=dict(type="list", elements="path", default=[]),
             private=dict(type="list", elements="str", default=[]),
@@ -218,6 +250,15 @@ def main():
         ),
     )
     p = module.params
+    if p["state"] == "marked":
+        try:
+            mark(p["marker"], p["directories"], p["ldconfig"])
+        except (PackError, OSError) as exc:
+            module.fail_json(msg=str(exc))
+        module.exit_json(changed=True)
+    missing = [name for name in ("prefixes", "dest", "manifest", "manifest_dir") if not p[name]]
+    if missing:
+        module.fail_json(msg="state=packed needs %s" % ", ".join(missing))
     try:
         result = pack(p["name"], p["prefixes"], p["marker"], p["dest"], p["manifest"], p["manifest_dir"],
                       p["remove"], p["strip"], p["private"], p["forbidden"])

@@ -81,7 +81,8 @@ cached:
   type: list
   returned: always
 layers:
-  description: One entry per component in build order, with C(layer_key) chained from O(layer_base).
+  description: One entry per component, with C(layer_key) chained from O(layer_base), in build order but
+    what no component needs last.
   type: list
   returned: always
 parallel:
@@ -343,10 +344,12 @@ def measured_seconds(cache_dir, name):
 
 
 def choose_parallel(requested, cores, memory_gib, count):
-    """Components built at once: as asked, else one per core, within 2 GiB of memory each."""
+    """Components built at once: as asked, else one more than the cores (a component spends part
+    of its time in one-process steps, downloads and the engine's own tasks, which another fills),
+    within 2 GiB of memory each."""
     if requested > 0:
         return requested
-    return max(1, min(cores, int(memory_gib // 2) or 1, max(count, 1)))
+    return max(1, min(cores + 1, int(memory_gib // 2) or 1, max(count, 1)))
 
 
 def choose_jobs(requested, cores, parallel):
@@ -440,8 +443,11 @@ def plan(components, sources, build_base, engine, platform, cache_dir, layer_bas
     parallel = choose_parallel(parallel, cores, memory_gib, len(to_build))
     jobs = choose_jobs(jobs, cores, parallel)
 
+    # Layers in build order, but what no component needs (pinned pips, tools, wrappers: small, and
+    # changed more often) after the rest, so that a change there makes its own layer again only.
+    layer_order = [n for n in order if dependents[n]] + [n for n in order if not dependents[n]]
     layers, previous = [], layer_base
-    for name in order:
+    for name in layer_order:
         layer_key = _sha256(_canonical({"schema": KEY_SCHEMA, "parent": previous, "component": keys[name]}))
         layers.append({"name": name, "key": keys[name], "layer_key": layer_key, "artifact": records[name]["artifact"]})
         previous = layer_key

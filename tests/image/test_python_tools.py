@@ -240,12 +240,15 @@ with zipfile.ZipFile(out, "w") as whl:
 
 
 def test_auditwheel_repairs_a_wheel_with_patchelf(container, workdir, platform, arch):
-    """A wheel whose library links libbz2 (no policy allows it): auditwheel grafts it in, patchelf relinks."""
+    """A wheel whose library links a library no policy allows: auditwheel grafts it in, patchelf relinks."""
     wheel = "zdemo-1.0-py3-none-linux_%s.whl" % arch
     script = r"""set -e
 cd {w}
-printf '#include <bzlib.h>\nconst char *zdemo(void) {{ return BZ2_bzlibVersion(); }}\n' > z.c
-cc -shared -fPIC -o libzdemo.so z.c -lbz2
+mkdir -p dep
+printf 'int zdep(void) {{ return 42; }}\n' > dep/d.c
+cc -shared -fPIC -Wl,-soname,libzdep.so.1 -o dep/libzdep.so.1 dep/d.c && ln -s libzdep.so.1 dep/libzdep.so
+printf 'int zdep(void);\nint zdemo(void) {{ return zdep(); }}\n' > z.c
+cc -shared -fPIC -o libzdemo.so z.c -Ldep -lzdep -Wl,-rpath,$PWD/dep
 cat > mkwheel.py <<'EOF_PY'
 {mk}
 EOF_PY
@@ -254,15 +257,15 @@ auditwheel show {wheel}
 auditwheel repair -w out {wheel} 2>&1
 """.format(w=workdir, mk=WHEEL_SCRIPT, venv=VENV, wheel=wheel)
     out = run(container, script).stdout
-    assert "libbz2.so" in out, out
+    assert "libzdep.so.1" in out, out
     repaired = run(container, "ls %s/out" % workdir).stdout.split()
     assert len(repaired) == 1 and platform in repaired[0], "no %s wheel: %s\n%s" % (platform, repaired, out)
     check = run(container, "cd {w} && {venv}/bin/python -m zipfile -e out/{r} unpacked && ls unpacked/zdemo.libs && "
                            "patchelf --print-rpath unpacked/zdemo/libzdemo.so && "
                            "patchelf --print-needed unpacked/zdemo/libzdemo.so"
                 .format(w=workdir, venv=VENV, r=repaired[0])).stdout.split()
-    grafted = [name for name in check if name.startswith("libbz2-")]
-    assert grafted, "libbz2 not grafted: %s" % check
+    grafted = [name for name in check if name.startswith("libzdep-")]
+    assert grafted, "libzdep not grafted: %s" % check
     assert "$ORIGIN/../zdemo.libs" in check, check
     assert check.count(grafted[0]) == 2, "the library does not need the grafted copy: %s" % check
 

@@ -22,6 +22,10 @@ SOURCES = os.environ.get("MANYLINUX_SOURCE_CACHE", "")
     (["-e", "policy=manylinux_2_28", "-e", "arch=sparc"], ["unknown arch 'sparc'", "riscv64"]),
     (["-e", "policy=manylinux_2_28", "-e", "arch=i686"], ["unsupported pair: manylinux_2_28 has no i686"]),
     (["-e", "arch=x86_64"], ["no policy given"]),
+    (["-e", "policy=manylinux_2_31", "-e", "arch=x86_64", "-e", '{"build_image_tag": "bad tag"}'],
+     ["build_image_tag='bad tag' is not up to 128 letters"]),
+    (["-e", "policy=manylinux_2_31", "-e", "arch=x86_64", "-e", '{"build_image_owner": "Bad Owner"}'],
+     ["build_image_owner='Bad Owner' is not lowercase"]),
 ])
 def test_bad_request_fails_fast_before_any_container(args, expected, build_id):
     run = ansible_playbook("playbooks/build.yml", *args, *extra(build_id=build_id))
@@ -210,34 +214,41 @@ def test_artifact_cache_rebuilds_only_what_changed(tmp_path, build_id, image_own
 
 def test_a_damaged_artifact_is_found_dropped_and_made_again(tmp_path, build_id, image_owner, offline_base):
     ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+    repository = "itest/" + image_owner
+
+    def layers():
+        return [t for t in docker("images", repository, "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+                if "-layer-" in t]
+
     try:
         first = probe_build(tmp_path, build_id, image_owner, offline_base, ["probe_a"], probe_a_value=build_id,
-                            build_cache_repository="itest/%s-1" % image_owner)
+                            build_cache_repository=repository)
         assert first.rc == 0, first.output[-3000:]
         directory = tmp_path / "artifacts" / os.listdir(tmp_path / "artifacts")[0]
         tar = directory / "image.tar"
         data = bytearray(tar.read_bytes())
         data[600] ^= 0xFF   # the same size, other bytes
         tar.write_bytes(bytes(data))
+        # without the image and its layer, the layer is made from the artifact again
         docker("rmi", ref)
-        # a fresh layer repository: the layer is made from the artifact again
+        for tag in layers():
+            docker("rmi", tag)
         bad = probe_build(tmp_path, build_id + "-2", image_owner, offline_base, ["probe_a"], probe_a_value=build_id,
-                          build_cache_repository="itest/%s-2" % image_owner)
+                          build_cache_repository=repository)
         assert bad.rc != 0
+        assert "components from the artifact cache: probe-a" in bad.output
         assert "the cached artifact of probe-a is damaged and was removed" in bad.output
         assert not directory.exists()
-        assert images_of(image_owner) == []
+        assert images_of(image_owner) == [] and layers() == []
         again = probe_build(tmp_path, build_id + "-3", image_owner, offline_base, ["probe_a"], probe_a_value=build_id,
-                            build_cache_repository="itest/%s-2" % image_owner)
+                            build_cache_repository=repository)
         assert again.rc == 0, again.output[-3000:]
         assert "built: probe-a" in again.output
         assert _probe_values(ref)[0] == build_id
     finally:
         docker("rmi", ref)
-        for number in (1, 2):
-            repository = "itest/%s-%d" % (image_owner, number)
-            for tag in docker("images", repository, "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
-                docker("rmi", tag)
+        for tag in layers():
+            docker("rmi", tag)
 
 
 def test_prune_keeps_what_tagged_images_and_running_builds_use(tmp_path, build_id, image_owner, offline_base):
@@ -266,3 +277,33 @@ def test_prune_keeps_what_tagged_images_and_running_builds_use(tmp_path, build_i
         docker("rmi", ref)
         for tag in docker("images", repository, "--format", "{{.Repository}}:{{.Tag}}").stdout.split():
             docker("rmi", tag)
+
+
+def _intervals(ref, count):
+    out = docker("run", "--rm", ref, "sh", "-c", "cd /opt/_internal/sleep_probe && for d in sleep-*; do "
+                 "echo $d $(cat $d/start) $(cat $d/end); done").stdout.split("\n")
+    spans = [line.split() for line in out if line.strip()]
+    assert len(spans) == count, out
+    return [(float(start), float(end)) for _, start, end in spans]
+
+
+def _most_at_once(spans):
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_components_build_at_once_up_to_build_parallel(tmp_path, build_id, image_owner, offline_base, parallel):
+    ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+    try:
+        run = probe_build(tmp_path, build_id, image_owner, offline_base, ["sleep_probe"], build_parallel=parallel,
+                          sleep_probe_count=3, sleep_probe_tag=build_id)
+        assert run.rc == 0, run.output[-3000:]
+        assert "components to build (%d at once" % parallel in run.output
+        assert _most_at_once(_intervals(ref, 3)) == parallel
+    finally:
+        docker("rmi", ref)

@@ -181,13 +181,13 @@ def test_layers_chain_their_keys(tmp_path):
 
 
 @pytest.mark.parametrize("requested, cores, memory, count, expected", [
-    (0, 2, 24, 10, 2), (0, 16, 8, 10, 4), (0, 8, 64, 3, 3), (3, 2, 24, 10, 3), (0, 2, 24, 0, 1)])
+    (0, 2, 24, 10, 3), (0, 16, 8, 10, 4), (0, 8, 64, 3, 3), (1, 2, 24, 10, 1), (0, 2, 24, 0, 1)])
 def test_parallel(requested, cores, memory, count, expected):
     assert plan.choose_parallel(requested, cores, memory, count) == expected
 
 
 @pytest.mark.parametrize("requested, cores, parallel, expected", [
-    (0, 2, 2, 2), (0, 2, 1, 2), (0, 16, 16, 2), (0, 16, 4, 8), (0, 1, 1, 1), (5, 2, 2, 5)])
+    (0, 2, 3, 2), (0, 2, 1, 2), (0, 16, 17, 2), (0, 16, 4, 8), (0, 1, 1, 1), (5, 2, 2, 5)])
 def test_jobs(requested, cores, parallel, expected):
     assert plan.choose_jobs(requested, cores, parallel) == expected
 
@@ -309,3 +309,20 @@ def test_pack_strips_only_what_the_component_made(tmp_path):
                        strip=[str(prefix)])
     assert result["stripped"] == 1
     assert (prefix / "old").stat().st_size == before[0] and (prefix / "new").stat().st_size < before[1]
+
+
+def test_mark_makes_the_directories_and_a_marker_older_than_what_follows(tmp_path):
+    marker = tmp_path / "work" / "started"
+    pack.mark(str(marker), [str(tmp_path / "work" / "logs"), str(tmp_path / "src")])
+    assert (tmp_path / "work" / "logs").is_dir() and (tmp_path / "src").is_dir()
+    later = tmp_path / "later"
+    later.write_text("x")
+    assert later.stat().st_ctime_ns > marker.stat().st_mtime_ns
+
+
+def test_what_nothing_needs_is_layered_last(tmp_path):
+    leaf = {"name": "leaf", "version": "1", "prefixes": ["/opt/leaf"]}
+    top = {"name": "top", "version": "1", "needs": ["app"], "prefixes": ["/opt/top"]}
+    result = run_plan([leaf, lib(), app(), top], tmp_path)
+    assert result["order"] == ["leaf", "lib", "app", "top"]
+    assert [layer["name"] for layer in result["layers"]] == ["lib", "app", "leaf", "top"]

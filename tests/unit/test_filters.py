@@ -157,9 +157,9 @@ def test_library_environment():
         manylinux_library_environment("relative")
 
 
-def test_unused_cache_images_follow_parents_and_keep_the_newest_bases():
-    from manylinux import manylinux_unused_cache_images
-    kind = "p.cache-kind"
+def test_cache_prune_follows_parents_and_keeps_the_newest_bases():
+    from manylinux import manylinux_cache_prune
+    kind, art = "p.cache-kind", "p.cache-artifact"
     images = [
         {"Id": "rb", "ParentId": "base", "Created": 2, "Labels": {"p.cache-key": "r", kind: "runtime-base"},
          "RepoTags": ["c:pa-runtime-base-1"]},
@@ -167,17 +167,20 @@ def test_unused_cache_images_follow_parents_and_keep_the_newest_bases():
          "RepoTags": ["c:pa-runtime-base-0"]},
         {"Id": "bb", "ParentId": "rb", "Created": 3, "Labels": {"p.cache-key": "b", kind: "build-base"},
          "RepoTags": ["c:pa-build-base-1"]},
-        {"Id": "l1", "ParentId": "rb", "Labels": {"p.cache-key": "1", kind: "layer"}, "RepoTags": ["c:pa-layer-x-1"]},
-        {"Id": "l2", "ParentId": "l1", "Labels": {"p.cache-key": "2", kind: "layer"}, "RepoTags": ["c:pa-layer-y-2"]},
-        {"Id": "final", "ParentId": "l2", "Labels": {"p.cache-key": "", "p.policy": "x"}, "RepoTags": ["img:latest"]},
-        {"Id": "l3", "ParentId": "l1", "Labels": {"p.cache-key": "3", kind: "layer"}, "RepoTags": ["c:pa-layer-y-3"]},
+        {"Id": "l1", "ParentId": "rb", "Labels": {"p.cache-key": "1", kind: "layer", art: "x-1"}, "RepoTags": ["c:pa-layer-x-1"]},
+        {"Id": "l2", "ParentId": "l1", "Labels": {"p.cache-key": "2", kind: "layer", art: "y-2"}, "RepoTags": ["c:pa-layer-y-2"]},
+        {"Id": "final", "ParentId": "l2", "Labels": {"p.cache-key": "", "p.policy": "x", art: ""}, "RepoTags": ["img:latest"]},
+        {"Id": "l3", "ParentId": "l1", "Labels": {"p.cache-key": "3", kind: "layer", art: "y-3"}, "RepoTags": ["c:pa-layer-y-3"]},
+        {"Id": "old-final", "ParentId": "l3", "Labels": {"p.cache-key": "", "p.policy": "x"}, "RepoTags": []},
         {"Id": "base", "ParentId": "", "Labels": {}, "RepoTags": ["base:latest"]},
     ]
-    assert manylinux_unused_cache_images(images, "p.cache-key", "p.policy") == ["c:pa-layer-y-3", "c:pa-runtime-base-0"]
-    # a container of a running build keeps its layer
-    assert manylinux_unused_cache_images(images, "p.cache-key", "p.policy", in_use=["l3"]) == ["c:pa-runtime-base-0"]
+    assert manylinux_cache_prune(images, "p") == {"remove": ["c:pa-layer-y-3", "c:pa-runtime-base-0"],
+                                                  "artifacts": ["x-1", "y-2"]}
+    # a container of a running build keeps its layer and the artifact in it
+    assert manylinux_cache_prune(images, "p", in_use=["l3"]) == {"remove": ["c:pa-runtime-base-0"],
+                                                                 "artifacts": ["x-1", "y-2", "y-3"]}
     # without the final image, only the newest bases stay
-    assert manylinux_unused_cache_images([i for i in images if i["Id"] != "final"], "p.cache-key", "p.policy") == \
+    assert manylinux_cache_prune([i for i in images if i["Id"] != "final"], "p")["remove"] == \
         ["c:pa-layer-x-1", "c:pa-layer-y-2", "c:pa-layer-y-3", "c:pa-runtime-base-0"]
 
 
@@ -244,3 +247,21 @@ def test_interpreter_table_rejects_two_entries_with_one_tag():
         manylinux_interpreter_table([{"version": "3.13.13"}, {"version": "3.13.14"}], "/opt/_internal", "/opt/python")
     with pytest.raises(AnsibleFilterError, match="has no version"):
         manylinux_interpreter_table([{"free_threading": True}], "/opt/_internal", "/opt/python")
+
+
+@pytest.mark.parametrize("name, value, ok", [
+    ("build_image_tag", "2026.12.01-1", True), ("build_image_tag", "bad tag", False), ("build_image_tag", "-x", False),
+    ("build_image_tag", "x" * 129, False), ("build_image_registry", "127.0.0.1:5000", True),
+    ("build_image_registry", "", True), ("build_image_registry", "http://x", False),
+    ("build_image_owner", "manylinux-shared", True), ("build_image_owner", "Upper", False),
+    ("build_image_owner", "a/b", True), ("build_image_suffix", "-shared", True), ("build_image_suffix", "", True),
+    ("build_image_suffix", "-Shared", False), ("build_id", "", True), ("build_id", "molecule", True),
+    ("build_id", "a b", False), ("build_id", "$(id)", False), ("build_log_root", "relative", False),
+    ("build_cache_repository", "manylinux-shared/cache", True), ("build_cache_repository", "Bad/Repo", False),
+])
+def test_naming_rules(name, value, ok):
+    from manylinux import manylinux_naming_errors
+    errors = manylinux_naming_errors({name: value})
+    assert (errors == []) == ok, errors
+    if not ok:
+        assert errors[0].startswith("%s=" % name) and " is not " in errors[0]

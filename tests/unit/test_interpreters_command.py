@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -88,3 +89,41 @@ def test_template_renders_a_runnable_script(tmp_path, data):
     script.chmod(0o755)
     proc = subprocess.run([str(script), "list", "--installed"], capture_output=True, text=True)
     assert (proc.returncode, proc.stdout) == (0, "cp313-cp313\n"), proc.stderr
+
+
+@pytest.mark.skipif(not (shutil.which("cc") and shutil.which("ar") and shutil.which("strip")),
+                    reason="needs cc, ar and strip")
+def test_static_libpython_parts_join_into_one_archive(tmp_path):
+    """Each interpreter's part is a tar without its end blocks in one xz stream; the join is one .tar.xz."""
+    import subprocess
+    script = os.path.join(ROOT, "roles", "interpreters", "files", "static-libpython.sh")
+    root = tmp_path / "internal"
+    contents = {}
+    for prefix, functions in (("cpython-3.9.2", 3), ("cpython-3.14.6-nogil", 300)):
+        lib = root / prefix / "lib"
+        lib.mkdir(parents=True)
+        source = tmp_path / (prefix + ".c")
+        source.write_text("".join("int f%d(int x) { return x * %d; }\n" % (n, n) for n in range(functions)))
+        subprocess.run(["cc", "-g", "-c", "-o", str(tmp_path / (prefix + ".o")), str(source)], check=True)
+        archive_name = "libpython%s.a" % prefix.split("-")[1][:4]
+        subprocess.run(["ar", "rcs", str(lib / archive_name), str(tmp_path / (prefix + ".o"))], check=True)
+        subprocess.run(["sh", script, "part", str(tmp_path / "parts" / (prefix + ".tar.xz")), str(root), prefix],
+                       check=True)
+        # the part holds the archive without its debug info
+        assert b".debug_info" not in (lib / archive_name).read_bytes()
+        contents["%s/lib/%s" % (prefix, archive_name)] = (lib / archive_name).read_bytes()
+    archive = tmp_path / "static-libs-for-embedding-only.tar.xz"
+    subprocess.run(["sh", script, "join", str(archive)] + sorted(str(p) for p in (tmp_path / "parts").iterdir()),
+                   check=True)
+    listing = subprocess.run(["tar", "-tJf", str(archive)], check=True, capture_output=True, text=True).stdout.split()
+    assert sorted(listing) == sorted(contents)
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["tar", "-C", str(out), "-xJf", str(archive)], check=True)
+    for name, data in contents.items():
+        assert (out / name).read_bytes() == data
+    # a prefix without a static libpython is an error, not an empty part
+    (root / "cpython-3.13.1" / "lib").mkdir(parents=True)
+    proc = subprocess.run(["sh", script, "part", str(tmp_path / "x.tar.xz"), str(root), "cpython-3.13.1"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "no static libpython" in proc.stderr

@@ -6,7 +6,8 @@
 #
 #   static-libpython.sh part PART ROOT PREFIX
 #     PART: the static libpython*.a of ROOT/PREFIX/lib (names relative to
-#     ROOT), as a tar without its two end blocks, compressed as one xz stream
+#     ROOT), debug info stripped, as a tar without its two end blocks,
+#     compressed as one xz stream
 #   static-libpython.sh join ARCHIVE PART...
 #     ARCHIVE: the parts, one xz stream after another, then a stream of the
 #     end blocks; xz reads concatenated streams as one, so tar sees one archive
@@ -23,6 +24,9 @@ case $mode in
       echo "static-libpython.sh: no static libpython in $root/$prefix/lib" >&2
       exit 1
     fi
+    # what a static link needs, without the debug info (the engine strips the
+    # prefix only after this step)
+    (cd "$root" && xargs strip --strip-debug < "$work/list")
     # one 512-byte block per record: the archive ends with exactly two zero blocks
     tar -C "$root" -b1 --owner=0 --group=0 --numeric-owner -cf "$work/part.tar" -T "$work/list"
     size=$(wc -c < "$work/part.tar")
