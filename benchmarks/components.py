@@ -150,8 +150,12 @@ def main():
         build = [t for t in tags if "-build-base-" in t][0]
         sampler = CpuSampler()
         sampler.start()
-        seconds, context = buildkit_peer.build(os.path.join(cold["logs"], "build-plan.json"), BASE, runtime, build,
-                                               sources, ca_bundle, keep=os.path.join(work, "peer"))
+        try:
+            seconds, context = buildkit_peer.build(os.path.join(cold["logs"], "build-plan.json"), BASE, runtime,
+                                                   build, sources, ca_bundle, keep=os.path.join(work, "peer"))
+        except SystemExit as error:   # the figures of runs 1 to 5 are still printed
+            print(error, file=sys.stderr)
+            seconds, context = float("nan"), os.path.join(work, "peer")
         sampler.stop.set()
         sampler.join()
         size = int(docker_output("image", "inspect", "benchmark/buildkit-peer", "--format", "{{.Size}}") or 0) / 1e6

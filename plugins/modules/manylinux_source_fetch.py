@@ -14,6 +14,11 @@ description:
   - A cached file whose sha256 differs is removed (when the cache is writable) and the
     module fails naming the file, the expected and the actual hash.
   - Every source is checked before the module fails, so one run names every bad file.
+  - A source's C(file) must be a plain file name, so that nothing is read or written outside
+    O(cache_dir).
+  - When files are missing and O(cache_dir) cannot be written (a read-only, pre-seeded cache),
+    the module fails naming every missing file, before any download.
+  - Downloads left by dead runs (C(.partial-*) untouched for an hour) are removed.
 options:
   sources:
     description: Entries of the source table (key, file, url, sha256).
@@ -28,6 +33,12 @@ options:
     description: Seconds a download may stall.
     type: int
     default: 60
+  attempts:
+    description:
+      - Tries per download. A network error is retried after 2, 8, 30 seconds and then named with
+        the number of attempts; a sha256 mismatch is never retried.
+    type: int
+    default: 3
 """
 
 RETURN = r"""
@@ -45,9 +56,16 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
+
+# A download writes .partial-<random> beside its target; one older than this
+# belongs to a run that died (a live one rewrites it at least every `timeout`).
+STALE_PARTIAL_SECONDS = 3600
+# Download attempts wait this long before the 2nd, 3rd, ... try.
+RETRY_DELAYS = (2, 8, 30)
 
 
 def sha256_of(path, chunk=1 << 20):
@@ -56,6 +74,15 @@ def sha256_of(path, chunk=1 << 20):
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_name_error(source):
+    """The rule a source's `file` breaks, or None: a plain name inside the cache directory."""
+    name = str(source.get("file", ""))
+    if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith(".partial-"):
+        return ("source %s: file %r must be a plain file name inside the source cache "
+                "(no '/', not '.' or '..', not .partial-*)" % (source.get("key"), name))
+    return None
 
 
 def mismatch_message(path, expected, actual, removed):
@@ -78,31 +105,78 @@ def check_cached(path, expected):
     return mismatch_message(path, expected, actual, removed)
 
 
-def download(url, dest, expected, timeout, opener=open_url):
-    """Download `url` to `dest` through a temporary file; return None or an error message."""
-    directory = os.path.dirname(dest) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", dir=directory)
+def writable_error(cache_dir):
+    """Why downloads cannot be stored in `cache_dir` (made if missing), or None."""
     try:
+        os.makedirs(cache_dir, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".partial-", dir=cache_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def remove_stale_partials(cache_dir, now=None):
+    """Delete downloads of dead runs (.partial-* untouched for an hour); return their names."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = os.listdir(cache_dir)
+    except OSError:
+        return removed
+    for name in sorted(names):
+        path = os.path.join(cache_dir, name)
+        try:
+            if name.startswith(".partial-") and now - os.stat(path).st_mtime > STALE_PARTIAL_SECONDS:
+                os.unlink(path)
+                removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def download_once(url, dest, expected, timeout, opener):
+    """One attempt; return (error or None, whether another attempt may help)."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".partial-", dir=os.path.dirname(dest) or ".")
         with os.fdopen(fd, "wb") as out:
             response = opener(url, timeout=timeout, follow_redirects="all")
             shutil.copyfileobj(response, out)
         actual = sha256_of(tmp)
         if actual != expected:
-            return "sha256 mismatch for %s (downloaded from %s): expected %s, actual %s; not stored" % (
-                os.path.basename(dest), url, expected, actual)
+            return ("sha256 mismatch for %s (downloaded from %s): expected %s, actual %s; not stored" % (
+                os.path.basename(dest), url, expected, actual)), False
         os.chmod(tmp, 0o644)
         os.rename(tmp, dest)
         tmp = None
-        return None
+        return None, False
     except Exception as exc:  # noqa: BLE001 - every failure becomes one clear message
-        return "cannot download %s from %s: %s" % (os.path.basename(dest), url, exc)
+        return "cannot download %s from %s: %s" % (os.path.basename(dest), url, exc), True
     finally:
         if tmp and os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def fetch_all(sources, cache_dir, timeout, check_mode=False, opener=open_url):
-    paths, downloaded, errors = {}, [], []
+def download(url, dest, expected, timeout, opener=open_url, attempts=3, sleep=time.sleep):
+    """Download `url` to `dest` through a temporary file, retrying transient errors; None or an error."""
+    error = None
+    for attempt in range(attempts):
+        if attempt:
+            sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1])
+        error, transient = download_once(url, dest, expected, timeout, opener)
+        if error is None or not transient:
+            return error
+    return "%s (%d attempts)" % (error, attempts) if attempts > 1 else error
+
+
+def fetch_all(sources, cache_dir, timeout, check_mode=False, opener=open_url, attempts=3, sleep=time.sleep):
+    """Verify or download every source; return (paths, downloaded, errors), checking all before failing."""
+    errors = [e for e in (file_name_error(s) for s in sources) if e]
+    if errors:
+        return {}, [], errors
+    paths, downloaded, missing = {}, [], []
     for source in sources:
         key, expected = source["key"], str(source["sha256"]).lower()
         path = os.path.join(cache_dir, source["file"])
@@ -111,17 +185,24 @@ def fetch_all(sources, cache_dir, timeout, check_mode=False, opener=open_url):
             error = check_cached(path, expected)
             if error:
                 errors.append(error)
-            continue
-        if check_mode:
-            downloaded.append(key)
-            continue
-        if not os.path.isdir(cache_dir):
-            os.makedirs(cache_dir)
-        error = download(source["url"], path, expected, timeout, opener=opener)
+        else:
+            missing.append(source)
+    if check_mode or not missing:
+        downloaded = [s["key"] for s in missing] if check_mode else []
+        return paths, downloaded, errors
+    cannot_write = writable_error(cache_dir)
+    if cannot_write:
+        errors.append("the source cache %s cannot be written (%s), and it lacks %s" % (
+            cache_dir, cannot_write, ", ".join("%s (%s)" % (s["file"], s["key"]) for s in missing)))
+        return paths, downloaded, errors
+    remove_stale_partials(cache_dir)
+    for source in missing:
+        error = download(source["url"], paths[source["key"]], str(source["sha256"]).lower(), timeout, opener=opener,
+                         attempts=attempts, sleep=sleep)
         if error:
             errors.append(error)
         else:
-            downloaded.append(key)
+            downloaded.append(source["key"])
     return paths, downloaded, errors
 
 
@@ -131,6 +212,7 @@ def main():
             sources=dict(type="list", elements="dict", required=True),
             cache_dir=dict(type="path", required=True),
             timeout=dict(type="int", default=60),
+            attempts=dict(type="int", default=3),
         ),
         supports_check_mode=True,
     )
@@ -140,7 +222,7 @@ def main():
                 module.fail_json(msg="source entry %r lacks %s" % (source, field))
     paths, downloaded, errors = fetch_all(
         module.params["sources"], module.params["cache_dir"], module.params["timeout"],
-        check_mode=module.check_mode)
+        check_mode=module.check_mode, attempts=max(1, module.params["attempts"]))
     if errors:
         module.fail_json(msg="; ".join(errors), errors=errors, downloaded=downloaded)
     module.exit_json(changed=bool(downloaded), paths=paths, downloaded=downloaded)

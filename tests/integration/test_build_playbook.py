@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 from conftest import ansible_playbook, containers_of, docker, extra, images_of
@@ -82,6 +83,26 @@ def test_tampered_tarball_stops_the_build(tmp_path, build_id, image_owner, offli
     assert not tarball.exists(), "the bad file must not stay in the cache"
     assert containers_of(build_id) == []
     assert images_of(image_owner) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a read-only tmpfs (root)")
+def test_read_only_cache_names_every_missing_file_before_any_container(tmp_path, build_id, offline_base):
+    cache = tmp_path / "read-only"
+    cache.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(cache)], check=True)
+    try:
+        run = ansible_playbook("playbooks/build.yml", *extra(
+            policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
+            build_source_cache=str(cache), build_roles=["toolchain", "openssl35"]))
+    finally:
+        subprocess.run(["umount", str(cache)], check=True)
+    assert run.rc != 0
+    assert run.seconds < 15, "the check took %.1f s" % run.seconds
+    assert "the source cache %s cannot be written (Read-only file system)" % cache in run.output
+    for name in ("openssl-3.5.7.tar.gz (openssl-3.5.7)", "zstd-", "mpdecimal-", "tcl"):
+        assert name in run.output
+    assert ".partial-" not in run.output
+    assert containers_of(build_id) == []
 
 
 def probe_build(tmp_path, build_id, image_owner, offline_base, roles, **values):

@@ -3,6 +3,9 @@
 import hashlib
 import io
 import os
+import time
+
+import pytest
 
 import manylinux_build_step as step
 import manylinux_source_fetch as fetch
@@ -69,6 +72,68 @@ def test_check_mode_downloads_nothing(tmp_path):
     entry = source(tmp_path, "dl-4", b"payload")
     _, downloaded, errors = fetch.fetch_all([entry], str(tmp_path), 5, check_mode=True, opener=None)
     assert downloaded == ["dl-4"] and errors == [] and os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["../escape.tar.gz", "/etc/passwd", "sub/dir.tar.gz", "..", ".partial-x", ""])
+def test_a_file_outside_the_cache_is_refused_before_anything(tmp_path, name):
+    entry = dict(source(tmp_path, "x-1", b"x"), file=name)
+    paths, downloaded, errors = fetch.fetch_all([entry], str(tmp_path), 5, opener=None)
+    assert paths == {} and downloaded == []
+    assert len(errors) == 1 and "x-1" in errors[0] and "plain file name inside the source cache" in errors[0]
+
+
+def test_an_unwritable_cache_names_every_missing_file(tmp_path):
+    # a cache directory below a regular file can neither be made nor written, even by root
+    (tmp_path / "plain-file").write_text("")
+    cache = tmp_path / "plain-file" / "cache"
+    entries = [source(tmp_path, "a-1", b"a"), source(tmp_path, "b-1", b"b")]
+    calls = []
+    _, downloaded, errors = fetch.fetch_all(entries, str(cache), 5, opener=lambda url, **kw: calls.append(url))
+    assert downloaded == [] and calls == [], "nothing is downloaded when it cannot be stored"
+    assert len(errors) == 1
+    assert "the source cache %s cannot be written" % cache in errors[0]
+    assert "a-1.tar.gz (a-1), b-1.tar.gz (b-1)" in errors[0]
+    assert ".partial-" not in errors[0]
+
+
+def test_stale_partial_downloads_are_removed(tmp_path):
+    stale, live = tmp_path / ".partial-dead", tmp_path / ".partial-live"
+    stale.write_bytes(b"half")
+    live.write_bytes(b"half")
+    old = time.time() - fetch.STALE_PARTIAL_SECONDS - 60
+    os.utime(stale, (old, old))
+    entry = source(tmp_path, "dl-5", b"payload")
+    _, downloaded, errors = fetch.fetch_all([entry], str(tmp_path), 5, opener=lambda url, **kw: io.BytesIO(b"payload"))
+    assert errors == [] and downloaded == ["dl-5"]
+    assert not stale.exists() and live.exists(), "a download of a live run is never touched"
+
+
+def test_a_transient_error_is_retried_with_a_bound(tmp_path):
+    attempts, pauses = [], []
+
+    def flaky(url, **kw):
+        attempts.append(url)
+        if len(attempts) < 3:
+            raise OSError("connection reset")
+        return io.BytesIO(b"payload")
+    entry = source(tmp_path, "dl-6", b"payload")
+    _, downloaded, errors = fetch.fetch_all([entry], str(tmp_path), 5, opener=flaky, sleep=pauses.append)
+    assert errors == [] and downloaded == ["dl-6"] and len(attempts) == 3 and pauses == [2, 8]
+
+    attempts.clear()
+    other = source(tmp_path, "dl-7", b"payload")
+    _, _, errors = fetch.fetch_all([other], str(tmp_path), 5, opener=lambda url, **kw: flaky(url) and None,
+                                   attempts=2, sleep=pauses.append)
+    assert len(attempts) == 2 and "connection reset (2 attempts)" in errors[0]
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".partial-")] == []
+
+
+def test_a_bad_download_is_not_retried(tmp_path):
+    calls = []
+    entry = source(tmp_path, "dl-8", b"payload")
+    _, _, errors = fetch.fetch_all([entry], str(tmp_path), 5, sleep=calls.append,
+                                   opener=lambda url, **kw: calls.append(url) or io.BytesIO(b"evil"))
+    assert len(calls) == 1 and "mismatch" in errors[0]
 
 
 def test_build_step_logs_output(tmp_path):
