@@ -10,6 +10,17 @@ import pytest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BASE = "manylinux-shared/base:bullseye-amd64"
 LABEL = "io.github.manylinux-shared"
+# `scripts/test long` sets it: the tests marked long run only then (they keep CI under an hour)
+LONG_TESTS = os.environ.get("MANYLINUX_LONG_TESTS") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if LONG_TESTS:
+        return
+    skip = pytest.mark.skip(reason="long build test: scripts/test long (MANYLINUX_LONG_TESTS=1) runs it")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 class Run:

@@ -4,11 +4,14 @@ These start real containers on the offline Debian 11 base; the successful path
 is the molecule scenario.
 """
 
+import concurrent.futures
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 
 import pytest
 from conftest import ansible_playbook, containers_of, docker, extra, images_of
@@ -168,10 +171,37 @@ def test_disabled_handler_counts_as_missing(tmp_path, build_id):
     assert run.rc != 0 and "need emulation" in run.output
 
 
-def test_failure_snapshot_can_be_entered_and_holds_no_ca_bundle(tmp_path, build_id, image_owner, offline_base):
+def _layers_holding(ref, needle):
+    """How many layers of `ref` (docker save) hold `needle` anywhere in their bytes."""
+    save = subprocess.run(["docker", "save", ref], capture_output=True, check=True).stdout
+    found = 0
+    with tarfile.open(fileobj=io.BytesIO(save)) as image:
+        for member in image.getmembers():
+            if member.name.endswith("layer.tar") and needle in image.extractfile(member).read():
+                found += 1
+    return found
+
+
+def test_a_container_stopped_between_tasks_is_cleaned_up_as_a_failure(tmp_path, build_id, image_owner,
+                                                                      offline_base):
+    run = probe_build(tmp_path, build_id, image_owner, offline_base, ["probe_a", "stopping_probe"])
+    assert run.rc != 0
+    assert "UNREACHABLE" in run.output
+    assert "Build %s failed, no image was tagged" % build_id in run.output
+    assert "stopped answering" in run.output
+    assert "Logs: %s/logs/%s" % (tmp_path, build_id) in run.output
+    assert containers_of(build_id) == []
+    assert images_of(image_owner) == []
+
+
+def test_failure_snapshot_stays_out_of_the_cache_and_holds_no_ca_bundle(tmp_path, build_id, image_owner,
+                                                                        offline_base):
+    marker = ("not a real certificate %s" % build_id).encode()
     bundle = tmp_path / "ca.pem"
-    bundle.write_text("-----BEGIN CERTIFICATE-----\nnot a real one\n-----END CERTIFICATE-----\n")
-    run = probe_build(tmp_path, build_id, image_owner, offline_base, ["failing_probe"],
+    bundle.write_bytes(b"-----BEGIN CERTIFICATE-----\n" + marker + b"\n-----END CERTIFICATE-----\n")
+    ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+    roles = ["probe_a", "failing_probe"]
+    run = probe_build(tmp_path, build_id, image_owner, offline_base, roles, probe_a_value=build_id,
                       build_snapshot_on_failure=True, build_ca_bundle=str(bundle))
     snapshot = "manylinux-shared/failed:%s-failing-probe" % build_id
     try:
@@ -181,12 +211,48 @@ def test_failure_snapshot_can_be_entered_and_holds_no_ca_bundle(tmp_path, build_
         assert containers_of(build_id) == []
         labels = json.loads(docker("image", "inspect", snapshot, "--format", "{{json .Config.Labels}}").stdout)
         assert not labels.get("io.github.manylinux-shared.cache-key"), "a snapshot is never a cache image"
-        # the snapshot holds the failed step's state, not the CA bundle
-        listing = docker("run", "--rm", "--entrypoint", "/bin/sh", snapshot, "-c",
-                         "ls -R /tmp/manylinux-build/logs; test ! -e /tmp/manylinux-build-ca.pem && echo no-bundle")
-        assert "failing-probe_make.log" in listing.stdout and "no-bundle" in listing.stdout
+        # the snapshot holds the failed step's state, and no layer of it the CA bundle
+        listing = docker("run", "--rm", "--entrypoint", "/bin/sh", snapshot, "-c", "ls -R /tmp/manylinux-build/logs")
+        assert "failing-probe_make.log" in listing.stdout
+        assert _layers_holding(snapshot, marker) == 0
+        # fixed, the rebuild starts from the artifact of probe-a, never from the snapshot
+        again = probe_build(tmp_path, build_id + "-2", image_owner, offline_base, roles, probe_a_value=build_id,
+                            failing_probe_fails=False, build_ca_bundle=str(bundle))
+        assert again.rc == 0, again.output[-3000:]
+        assert "components from the artifact cache: probe-a" in again.output
+        assert "built: failing-probe" in again.output
+        assert _layers_holding(ref, marker) == 0
+        for artifact in (tmp_path / "artifacts").iterdir():
+            for path in artifact.iterdir():
+                assert marker not in path.read_bytes(), path
     finally:
         docker("rmi", snapshot)
+        docker("rmi", ref)
+
+
+@pytest.mark.long
+def test_two_identical_builds_at_once_both_succeed(tmp_path, image_owner, offline_base):
+    ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+    values = dict(policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_image_owner=image_owner,
+                  build_log_root=str(tmp_path / "logs"), build_roles=["probe_a", "probe_b"],
+                  build_artifact_cache=str(tmp_path / "artifacts"), probe_a_value=image_owner, probe_b_value="twin")
+    ids = [image_owner + "-twin-%d" % number for number in (1, 2)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda build_id: ansible_playbook("playbooks/build.yml",
+                                                               *extra(build_id=build_id, **values)), ids))
+    try:
+        for run in runs:
+            assert run.rc == 0, run.output[-3000:]
+        assert _probe_values(ref)[:2] == [image_owner, "twin"]
+        for build_id in ids:
+            assert containers_of(build_id) == []
+        # one artifact per component, whole: the second store of the same key found the first
+        names = sorted(name.rsplit("-", 1)[0] for name in os.listdir(tmp_path / "artifacts"))
+        assert names == ["probe-a", "probe-b"], names
+        third = ansible_playbook("playbooks/build.yml", *extra(build_id=image_owner + "-twin-3", **values))
+        assert third.rc == 0 and "is up to date" in third.output, third.output[-3000:]
+    finally:
+        docker("rmi", ref)
 
 
 def _probe_values(ref):
@@ -200,6 +266,7 @@ def _built(output):
     return lines[-1].split("built: ", 1)[1].split(";")[0].strip(" '\",") if lines else ""
 
 
+@pytest.mark.long
 def test_artifact_cache_rebuilds_only_what_changed(tmp_path, build_id, image_owner, offline_base):
     ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
     roles = ["probe_a", "probe_b"]
@@ -233,6 +300,7 @@ def test_artifact_cache_rebuilds_only_what_changed(tmp_path, build_id, image_own
         docker("rmi", ref)
 
 
+@pytest.mark.long
 def test_a_damaged_artifact_is_found_dropped_and_made_again(tmp_path, build_id, image_owner, offline_base):
     ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
     repository = "itest/" + image_owner
@@ -272,6 +340,7 @@ def test_a_damaged_artifact_is_found_dropped_and_made_again(tmp_path, build_id, 
             docker("rmi", tag)
 
 
+@pytest.mark.long
 def test_prune_keeps_what_tagged_images_and_running_builds_use(tmp_path, build_id, image_owner, offline_base):
     ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
     repository = "itest/" + image_owner
