@@ -95,6 +95,8 @@ def make_layer(parent, layer, tag, label_prefix, platform, container_labels):
                       "--change", "LABEL %s.cache-kind=layer" % label_prefix,
                       "--change", "LABEL %s.cache-component=%s" % (label_prefix, layer["name"]),
                       "--change", "LABEL %s.cache-artifact=%s" % (label_prefix, os.path.basename(layer["artifact"])),
+                      # docker keeps the container's labels: the layer belongs to no run
+                      "--change", "LABEL %s.controller=" % label_prefix,
                       container, tag).strip()
     finally:
         docker("rm", "-f", container, check=False)

@@ -42,6 +42,17 @@ def ansible_playbook(*args, env=None):
     return Run(proc, time.monotonic() - start)
 
 
+def ansible_playbook_started(*args, env=None, log=None):
+    """ansible-playbook in a session of its own (so that a test can kill it as a CI runner does), output to `log`."""
+    environ = dict(os.environ)
+    environ["ANSIBLE_ROLES_PATH"] = os.path.join(ROOT, "roles") + ":" + os.path.join(ROOT, "tests", "integration", "roles")
+    environ["ANSIBLE_NOCOLOR"] = "1"
+    environ.update(env or {})
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return subprocess.Popen([playbook, *args], cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
 def docker(*args):
     return subprocess.run(["docker", *args], capture_output=True, text=True)
 

@@ -10,11 +10,13 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
+import time
 
 import pytest
-from conftest import ansible_playbook, containers_of, docker, extra, images_of
+from conftest import ansible_playbook, ansible_playbook_started, containers_of, docker, extra, images_of
 
 SOURCES = os.environ.get("MANYLINUX_SOURCE_CACHE", "")
 
@@ -406,3 +408,71 @@ def test_components_build_at_once_up_to_build_parallel(tmp_path, build_id, image
         assert _most_at_once(_intervals(ref, 3)) == parallel
     finally:
         docker("rmi", ref)
+
+
+def _start_sleeping_build(tmp_path, build_id, image_owner, offline_base):
+    """A build whose one component sleeps for ten minutes; returns the controller once the sleep runs."""
+    log = open(tmp_path / ("%s.log" % build_id), "w")
+    proc = ansible_playbook_started("playbooks/build.yml", *extra(
+        policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
+        build_image_owner=image_owner, build_log_root=str(tmp_path / "logs"), build_roles=["sleep_probe"],
+        build_artifact_cache=str(tmp_path / "artifacts"), sleep_probe_count=1, sleep_probe_seconds=600,
+        sleep_probe_tag=build_id), log=log)
+    container = "manylinux-component-%s-sleep-0" % build_id
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if docker("exec", container, "test", "-f", "/opt/_internal/sleep_probe/sleep-0/start").returncode == 0:
+            return proc
+        time.sleep(2)
+    proc.kill()
+    raise AssertionError("the sleeping step never started: " + (tmp_path / ("%s.log" % build_id)).read_text()[-3000:])
+
+
+def _kill_controller(proc):
+    """SIGKILL to the controller and everything in its session, as a cancelled CI job gets."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _running(build_id):
+    return docker("ps", "--filter", "label=io.github.manylinux-shared.build-id=" + build_id,
+                  "--format", "{{.Names}}").stdout.split()
+
+
+def test_containers_of_a_killed_controller_are_removed_and_never_those_of_a_live_one(tmp_path, image_owner,
+                                                                                    offline_base):
+    killed, live = image_owner + "-killed", image_owner + "-live"
+    procs = []
+    try:
+        procs.append(_start_sleeping_build(tmp_path, killed, image_owner, offline_base))
+        _kill_controller(procs[0])
+        # the fault: the step goes on in a container nobody will ever remove
+        assert _running(killed) == ["manylinux-component-%s-sleep-0" % killed]
+        # the next build removes it before it starts anything
+        procs.append(_start_sleeping_build(tmp_path, live, image_owner, offline_base))
+        assert containers_of(killed) == []
+        # a reused id of a live build is refused, and the live build is left alone
+        reused = probe_build(tmp_path, live, image_owner, offline_base, ["probe_a"])
+        assert reused.rc != 0
+        assert "build id %s is in use by a running build" % live in reused.output
+        assert _running(live) == ["manylinux-component-%s-sleep-0" % live]
+        # prune never removes a container of a live build ...
+        prune = ansible_playbook("playbooks/prune.yml", *extra(build_artifact_cache=str(tmp_path / "artifacts"),
+                                                                build_cache_repository="itest/" + image_owner))
+        assert prune.rc == 0, prune.output[-3000:]
+        assert _running(live) == ["manylinux-component-%s-sleep-0" % live]
+        # ... and removes those of a dead one
+        _kill_controller(procs[1])
+        assert _running(live) == ["manylinux-component-%s-sleep-0" % live]
+        prune = ansible_playbook("playbooks/prune.yml", *extra(build_artifact_cache=str(tmp_path / "artifacts"),
+                                                                build_cache_repository="itest/" + image_owner))
+        assert prune.rc == 0, prune.output[-3000:]
+        assert "manylinux-component-%s-sleep-0 (%s)" % (live, live) in prune.output
+        assert containers_of(live) == []
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                _kill_controller(proc)
+        for build in (killed, live):
+            for name in containers_of(build):
+                docker("rm", "-f", name)

@@ -227,3 +227,34 @@ def test_every_plugin_documents_itself_in_yaml():
         assert "DOCUMENTATION" in docs, path
         for name, text in docs.items():
             assert isinstance(yaml.safe_load(text), dict), "%s: %s" % (path, name)
+
+
+def test_a_live_controller_is_alive_and_a_finished_one_dead():
+    import subprocess
+    import sys
+
+    import manylinux_controller as controller
+    assert controller.state_of(controller.identify(os.getpid())) == "alive"
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    identity = controller.identify(child.pid)
+    child.wait()
+    assert controller.state_of(identity) == "dead"
+
+
+def test_a_reused_pid_or_another_boot_is_not_the_controller():
+    import manylinux_controller as controller
+    host, boot, pid, start = controller.identify(os.getpid()).split("/")
+    assert controller.state_of("/".join([host, boot, pid, str(int(start) - 1)])) == "dead"
+    assert controller.state_of("/".join([host, "another-boot", pid, start])) == "dead"
+
+
+@pytest.mark.parametrize("identity", ["", "garbage", "other-host.invalid/boot/1/2", "h/b/x/2"])
+def test_an_identity_of_another_host_or_shape_is_never_taken_for_dead(identity):
+    import manylinux_controller as controller
+    assert controller.state_of(identity) == "unknown"
+
+
+def test_no_such_process_has_no_identity():
+    import manylinux_controller as controller
+    with pytest.raises(ValueError, match="no process"):
+        controller.identify(2 ** 22 + 1)
