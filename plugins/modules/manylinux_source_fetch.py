@@ -33,6 +33,12 @@ options:
     description: Seconds a download may stall.
     type: int
     default: 60
+  download:
+    description:
+      - False only verifies, where a source is used (the engine, as a tarball enters a component's
+        container), where a missing file is an error too and nothing is downloaded.
+    type: bool
+    default: true
   attempts:
     description:
       - Tries per download. A network error is retried after 2, 8, 30 seconds and then named with
@@ -171,7 +177,8 @@ def download(url, dest, expected, timeout, opener=open_url, attempts=3, sleep=ti
     return "%s (%d attempts)" % (error, attempts) if attempts > 1 else error
 
 
-def fetch_all(sources, cache_dir, timeout, check_mode=False, opener=open_url, attempts=3, sleep=time.sleep):
+def fetch_all(sources, cache_dir, timeout, check_mode=False, opener=open_url, attempts=3, sleep=time.sleep,
+              download_missing=True):
     """Verify or download every source; return (paths, downloaded, errors), checking all before failing."""
     errors = [e for e in (file_name_error(s) for s in sources) if e]
     if errors:
@@ -187,6 +194,10 @@ def fetch_all(sources, cache_dir, timeout, check_mode=False, opener=open_url, at
                 errors.append(error)
         else:
             missing.append(source)
+    if missing and not download_missing:
+        errors.append("the source cache %s lacks %s" % (
+            cache_dir, ", ".join("%s (%s)" % (s["file"], s["key"]) for s in missing)))
+        return paths, downloaded, errors
     if check_mode or not missing:
         downloaded = [s["key"] for s in missing] if check_mode else []
         return paths, downloaded, errors
@@ -213,6 +224,7 @@ def main():
             cache_dir=dict(type="path", required=True),
             timeout=dict(type="int", default=60),
             attempts=dict(type="int", default=3),
+            download=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -222,7 +234,8 @@ def main():
                 module.fail_json(msg="source entry %r lacks %s" % (source, field))
     paths, downloaded, errors = fetch_all(
         module.params["sources"], module.params["cache_dir"], module.params["timeout"],
-        check_mode=module.check_mode, attempts=max(1, module.params["attempts"]))
+        check_mode=module.check_mode, attempts=max(1, module.params["attempts"]),
+        download_missing=module.params["download"])
     if errors:
         module.fail_json(msg="; ".join(errors), errors=errors, downloaded=downloaded)
     module.exit_json(changed=bool(downloaded), paths=paths, downloaded=downloaded)

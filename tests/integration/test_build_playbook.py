@@ -90,6 +90,40 @@ def test_tampered_tarball_stops_the_build(tmp_path, build_id, image_owner, offli
     assert images_of(image_owner) == []
 
 
+def test_a_tarball_changed_after_the_start_is_caught_where_it_is_used(tmp_path, build_id, image_owner, offline_base):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    tarball = cache / "mpdecimal-4.0.1.tar.gz"
+    shutil.copyfile(os.path.join(SOURCES, "mpdecimal-4.0.1.tar.gz"), tarball)
+    # one at a time: the second component unpacks the tarball after the first has slept
+    log = open(tmp_path / "build.log", "w")
+    proc = ansible_playbook_started("playbooks/build.yml", *extra(
+        policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
+        build_image_owner=image_owner, build_log_root=str(tmp_path / "logs"), build_source_cache=str(cache),
+        build_artifact_cache=str(tmp_path / "artifacts"), build_roles=["sleep_probe"], build_parallel=1,
+        sleep_probe_count=2, sleep_probe_seconds=20, sleep_probe_source="mpdecimal-4.0.1", sleep_probe_tag=build_id),
+        log=log)
+    try:
+        deadline = time.monotonic() + 300
+        while not any(docker("exec", "manylinux-component-%s-sleep-%d" % (build_id, n), "test", "-f",
+                             "/opt/_internal/sleep_probe/sleep-%d/start" % n).returncode == 0 for n in (0, 1)):
+            assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "build.log").read_text()[-3000:]
+            time.sleep(1)
+        # the start play verified it; now something rewrites it in the shared cache
+        tarball.write_bytes(tarball.read_bytes()[:-100] + b"x" * 100)
+        assert proc.wait(timeout=300) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = (tmp_path / "build.log").read_text()
+    assert "Verify the component's sources against their pins" in output
+    assert "96d33abb4bb0070c7be0fed4246cd38416188325f820468214471938545b1ac8" in output
+    assert "no image was tagged" in output
+    assert not tarball.exists(), "the bad file must not stay in the cache"
+    assert containers_of(build_id) == []
+    assert images_of(image_owner) == []
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounts a read-only tmpfs (root)")
 def test_read_only_cache_names_every_missing_file_before_any_container(tmp_path, build_id, offline_base):
     cache = tmp_path / "read-only"

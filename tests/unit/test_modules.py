@@ -96,6 +96,16 @@ def test_an_unwritable_cache_names_every_missing_file(tmp_path):
     assert ".partial-" not in errors[0]
 
 
+def test_verifying_where_used_names_a_missing_file_and_downloads_nothing(tmp_path):
+    entries = [source(tmp_path, "a-1", b"a"), source(tmp_path, "b-1", b"b")]
+    (tmp_path / "a-1.tar.gz").write_bytes(b"a")
+    calls = []
+    _, downloaded, errors = fetch.fetch_all(entries, str(tmp_path), 5, opener=lambda url, **kw: calls.append(url),
+                                            download_missing=False)
+    assert downloaded == [] and calls == []
+    assert errors == ["the source cache %s lacks b-1.tar.gz (b-1)" % tmp_path]
+
+
 def test_stale_partial_downloads_are_removed(tmp_path):
     stale, live = tmp_path / ".partial-dead", tmp_path / ".partial-live"
     stale.write_bytes(b"half")
