@@ -510,3 +510,16 @@ def test_containers_of_a_killed_controller_are_removed_and_never_those_of_a_live
         for build in (killed, live):
             for name in containers_of(build):
                 docker("rm", "-f", name)
+
+
+@pytest.mark.parametrize("keyring,seen", [
+    ("/nonexistent/keyring.gpg", "base_keyring=/nonexistent/keyring.gpg does not exist"),
+    # real keys, but not those that sign the archive today
+    ("/usr/share/keyrings/debian-archive-removed-keys.gpg", "Checking Release signature"),
+])
+def test_a_base_is_bootstrapped_only_from_a_signed_archive(image_owner, keyring, seen):
+    name = "itest/%s-base:bullseye" % image_owner
+    run = ansible_playbook("playbooks/base.yml", *extra(base_image_name=name, base_keyring=keyring))
+    assert run.rc != 0
+    assert seen in run.output
+    assert docker("image", "inspect", name).returncode != 0

@@ -1,6 +1,7 @@
 """Project files other than roles: the CI workflow and the execution environment."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,3 +70,86 @@ def test_molecule_checks_the_interpreters_it_builds():
         env = yaml.safe_load(handle)["verifier"]["env"]
     built = sorted(entry["version"] + ("t" if entry.get("free_threading") else "") for entry in versions)
     assert sorted(env["MANYLINUX_INTERPRETERS"].split(",")) == built
+
+
+# Downloads whose pins cannot be read from this machine (no access to the Fedora
+# archive or to copr): the CentOS 7 repository files. Named here, so that any
+# other unpinned download fails the test below.
+UNPINNED_URLS = {
+    "https://archives.fedoraproject.org/pub/archive/epel/7/x86_64/Packages/e/epel-release-7-14.noarch.rpm",
+    "https://copr.fedorainfracloud.org/coprs/mayeut/devtoolset-10/repo/custom-1/mayeut-devtoolset-10-custom-1.repo",
+}
+
+
+def _tracked(*patterns):
+    out = subprocess.run(["git", "ls-files", *patterns], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [os.path.join(ROOT, path) for path in out.stdout.split()]
+
+
+def _urls_in(node):
+    """(url, the mapping holding it) for every URL value in a YAML tree."""
+    if isinstance(node, dict):
+        for value in node.values():
+            if isinstance(value, str) and re.match(r"https?://", value):
+                yield value, node
+            else:
+                yield from _urls_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _urls_in(value)
+
+
+def test_every_url_in_the_data_is_pinned_by_sha256():
+    unpinned = []
+    for path in _tracked("roles/*/vars/*.yml", "roles/*/defaults/*.yml", "inventories/*.yml", "inventories/**/*.yml"):
+        with open(path) as handle:
+            data = yaml.safe_load(handle)
+        for url, holder in _urls_in(data):
+            if not re.fullmatch(r"[0-9a-f]{64}", str(holder.get("sha256", ""))) and url not in UNPINNED_URLS:
+                unpinned.append("%s: %s" % (os.path.relpath(path, ROOT), url))
+    assert unpinned == []
+
+
+def test_controller_requirements_are_installed_by_hash():
+    with open(os.path.join(ROOT, "requirements.txt")) as handle:
+        text = handle.read()
+    # each requirement (a line that does not continue a previous one) is NAME==VERSION followed by hashes
+    requirements = re.split(r"(?<!\\)\n", text)
+    pins = [r for r in requirements if r.strip() and not r.lstrip().startswith("#")]
+    assert pins
+    for pin in pins:
+        assert re.match(r"[A-Za-z0-9._-]+==\S+ \\\n\s+--hash=sha256:[0-9a-f]{64}", pin), pin
+    with open(os.path.join(ROOT, "scripts", "setup")) as handle:
+        installs = [line for line in handle if re.search(r"\bpip install\b", line)]
+    assert installs and all("--require-hashes" in line for line in installs), installs
+
+
+def test_pip_installs_in_the_build_require_hashes():
+    offenders = []
+    for path in _tracked("roles/*.yml", "roles/**/*.yml", "playbooks/*.yml", "playbooks/**/*.yml", "Makefile"):
+        with open(path) as handle:
+            text = handle.read()
+        for match in re.finditer(r"pip install\b[^\n]*", text):
+            line = match.group(0)
+            if "--require-hashes" not in line and "__python_tools_pip_options" not in line:
+                offenders.append("%s: %s" % (os.path.relpath(path, ROOT), line))
+    assert offenders == []
+
+
+def test_actions_collections_and_the_execution_environment_are_pinned():
+    with open(WORKFLOW) as handle:
+        uses = re.findall(r"uses:\s*(\S+)", handle.read())
+    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref) for ref in uses), uses
+    with open(os.path.join(ROOT, "requirements.yml")) as handle:
+        collections = yaml.safe_load(handle)["collections"]
+    assert all(re.fullmatch(r"\d+\.\d+\.\d+", str(c["version"])) for c in collections), collections
+    with open(os.path.join(ROOT, "execution-environment.yml")) as handle:
+        ee = yaml.safe_load(handle)["dependencies"]
+    pip_pins = [ee["ansible_core"]["package_pip"], ee["ansible_runner"]["package_pip"], *ee["python"]]
+    assert all(re.fullmatch(r"[\w.-]+==[\w.]+", pin) for pin in pip_pins), pip_pins
+
+
+def test_debootstrap_checks_the_archive_signature():
+    with open(os.path.join(ROOT, "playbooks", "base.yml")) as handle:
+        text = handle.read()
+    assert "--force-check-gpg" in text and "--keyring={{ base_keyring }}" in text
