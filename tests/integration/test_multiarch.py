@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -176,6 +177,10 @@ def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
             platforms = sorted((m["platform"]["architecture"], m["platform"].get("variant", ""))
                                for m in index["manifests"])
             assert platforms == [("amd64", ""), ("arm", "v7")]
+        # the login lived in a configuration of the run's own, removed with it
+        config = os.path.join(os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker"), "config.json")
+        assert registry["address"] not in (open(config).read() if os.path.exists(config) else "")
+        assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("manylinux-publish-")]
     finally:
         for ref in two_arch_builds["refs"].values():
             docker("rmi", ref.rsplit(":", 1)[0] + ":2026.11.25")
