@@ -52,7 +52,7 @@ options:
   poll:
     description: Seconds between looks at the schedule while waiting.
     type: float
-    default: 0.5
+    default: 1.0
 """
 
 RETURN = r"""
@@ -168,16 +168,19 @@ def try_acquire(data, name, now):
     return True
 
 
-def acquired(state_dir, name, poll=0.5, clock=time.time, sleep=time.sleep):
+def acquired(state_dir, name, poll=1.0, clock=time.time, sleep=time.sleep):
+    # A look that changes nothing writes nothing: a score of components wait for hours.
     while True:
         with Schedule(state_dir) as schedule:
             if schedule.data is None:
                 raise ScheduleError("no schedule in %s: the plan did not run" % state_dir)
             try:
                 started = try_acquire(schedule.data, name, clock())
-            finally:
-                schedule.save()
+            except ScheduleError:
+                schedule.save()  # it may have been marked failed
+                raise
             if started:
+                schedule.save()
                 return summary(schedule.data)
         sleep(poll)
 
@@ -219,7 +222,7 @@ def main():
             name=dict(type="str"),
             succeeded=dict(type="bool", default=False),
             reason=dict(type="str", default=""),
-            poll=dict(type="float", default=0.5),
+            poll=dict(type="float", default=1.0),
         ),
         required_if=[("state", "planned", ["components"]), ("state", "acquired", ["name"]),
                      ("state", "released", ["name"])],

@@ -181,7 +181,7 @@ def test_layers_chain_their_keys(tmp_path):
 
 
 @pytest.mark.parametrize("requested, cores, memory, count, expected", [
-    (0, 2, 24, 10, 3), (0, 16, 8, 10, 4), (0, 8, 64, 3, 3), (1, 2, 24, 10, 1), (0, 2, 24, 0, 1)])
+    (0, 2, 24, 10, 2), (0, 16, 8, 10, 4), (0, 8, 64, 3, 3), (1, 2, 24, 10, 1), (0, 2, 24, 0, 1), (0, 1, 24, 10, 1)])
 def test_parallel(requested, cores, memory, count, expected):
     assert plan.choose_parallel(requested, cores, memory, count) == expected
 
