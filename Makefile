@@ -33,14 +33,18 @@ emulation:
 
 base:
 	scripts/setup $(FOREIGN)
-	ansible-playbook playbooks/base.yml -e arch=$(ARCH)
+	ansible-playbook playbooks/base.yml -e "arch=$$ARCH"
+
+# The recipes read the values from the environment, in double quotes: the
+# shell substitutes them as they are and never runs what they hold.
+export POLICY ARCH BASE_IMAGE CA_BUNDLE
 
 build:
 	scripts/setup $(FOREIGN)
-	$(if $(filter $(OFFLINE_BASE),$(BASE_IMAGE)),ansible-playbook playbooks/base.yml -e arch=$(ARCH))
-	ansible-playbook playbooks/build.yml -e policy=$(POLICY) -e arch=$(ARCH) \
-	  $(if $(BASE_IMAGE),-e base_image=$(BASE_IMAGE)) \
-	  $(if $(CA_BUNDLE),-e build_ca_bundle=$(CA_BUNDLE)) $(EXTRA)
+	$(if $(filter $(OFFLINE_BASE),$(BASE_IMAGE)),ansible-playbook playbooks/base.yml -e "arch=$$ARCH")
+	ansible-playbook playbooks/build.yml -e "policy=$$POLICY" -e "arch=$$ARCH" \
+	  $(if $(BASE_IMAGE),-e "base_image=$$BASE_IMAGE") \
+	  $(if $(CA_BUNDLE),-e "build_ca_bundle='$$CA_BUNDLE'") $(EXTRA)
 
 # The default image from the offline source cache (no python.org): the
 # interpreters the cache holds, the Debian tarballs of the toolchain's pieces.

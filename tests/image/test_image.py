@@ -1,6 +1,7 @@
 """The committed image: its config (ENV, entrypoint, labels, tag) and what the build left behind."""
 
 import json
+import re
 import os
 
 from conftest import docker
@@ -60,6 +61,12 @@ def test_labels(image_config, policy, arch):
     assert labels[LABEL + ".build-id"] == os.environ.get("MANYLINUX_BUILD_ID", labels[LABEL + ".build-id"])
     revision = labels["org.opencontainers.image.revision"]
     assert revision and revision != "unknown"
+    # OCI: what the image is, where it comes from, when it was made
+    oci = "org.opencontainers.image."
+    assert labels[oci + "source"].startswith("https://")
+    assert labels[oci + "version"] and labels[oci + "vendor"] and labels[oci + "description"]
+    assert labels[oci + "base.name"] == labels[LABEL + ".base-image"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", labels[oci + "created"])
     # docker keeps the build container's labels: the run that made the image is reset, not published
     assert labels.get(LABEL + ".controller", "") == ""
 

@@ -12,11 +12,12 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 
 import pytest
-from conftest import ansible_playbook, ansible_playbook_started, containers_of, docker, extra, images_of
+from conftest import ROOT, ansible_playbook, ansible_playbook_started, containers_of, docker, extra, images_of
 
 SOURCES = os.environ.get("MANYLINUX_SOURCE_CACHE", "")
 
@@ -523,3 +524,71 @@ def test_a_base_is_bootstrapped_only_from_a_signed_archive(image_owner, keyring,
     assert run.rc != 0
     assert seen in run.output
     assert docker("image", "inspect", name).returncode != 0
+
+
+def test_a_path_with_a_space_and_a_command_substitution_is_harmless(tmp_path, build_id, image_owner, offline_base):
+    # the project itself and the build's log directory live under such a name
+    # (not ${VAR}: Ansible expands variables in the paths it is given, as a shell would)
+    odd = tmp_path / "a b $(touch pwned; touch ../pwned)"
+    shutil.copytree(ROOT, odd / "project", symlinks=True,
+                    ignore=shutil.ignore_patterns(".venv", ".ansible", ".pytest_cache", "__pycache__", "reports"))
+    environ = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_ROLES_PATH="%s:%s" % (
+        odd / "project" / "roles", odd / "project" / "tests" / "integration" / "roles"))
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+    proc = subprocess.run([playbook, "playbooks/build.yml", *extra(
+        policy="manylinux_2_31", arch="x86_64", base_image=offline_base, build_id=build_id,
+        build_image_owner=image_owner, build_log_root=str(odd / "logs"), build_roles=["probe_a"],
+        build_artifact_cache=str(odd / "artifacts"), probe_a_value=build_id)],
+        cwd=odd / "project", env=environ, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    try:
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        assert not list(tmp_path.rglob("pwned"))
+        assert (odd / "logs" / build_id / "build-plan.json").is_file()
+        # git -C found the project under its odd name
+        labels = json.loads(docker("image", "inspect", ref, "--format", "{{json .Config.Labels}}").stdout)
+        assert labels["org.opencontainers.image.revision"] not in ("", "unknown")
+        assert labels["org.opencontainers.image.version"] == "latest"
+        assert labels["org.opencontainers.image.base.name"] == offline_base
+        assert "org.opencontainers.image.base.digest" not in labels, "a local base has no digest"
+        assert labels["org.opencontainers.image.created"].endswith("Z")
+    finally:
+        docker("rmi", ref)
+
+
+def _restart_engine():
+    """Stop the Docker engine as a host's restart of the service does, then start it as scripts/setup does."""
+    if os.path.isdir("/run/systemd/system"):
+        subprocess.run(["systemctl", "stop", "docker"], check=True)
+    else:
+        with open("/var/run/docker.pid") as handle:
+            pid = int(handle.read())
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 120
+        while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+            time.sleep(1)
+    time.sleep(3)  # the controller finds the engine gone
+    subprocess.run([os.path.join(ROOT, "scripts", "setup")], check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="restarts the Docker engine (root)")
+def test_an_engine_restart_mid_step_fails_the_build_and_the_next_build_cleans_up(tmp_path, image_owner,
+                                                                                 offline_base):
+    first, second = image_owner + "-restarted", image_owner + "-next"
+    proc = _start_sleeping_build(tmp_path, first, image_owner, offline_base)
+    try:
+        _restart_engine()
+        assert proc.wait(timeout=600) != 0
+    finally:
+        if proc.poll() is None:
+            _kill_controller(proc)
+    output = (tmp_path / ("%s.log" % first)).read_text()
+    assert "Build %s failed, no image was tagged" % first in output, output[-3000:]
+    assert images_of(image_owner) == []
+    # whatever the dead engine kept the first build from removing, the next build removes
+    again = probe_build(tmp_path, second, image_owner, offline_base, ["probe_a"], probe_a_value=second)
+    try:
+        assert again.rc == 0, again.output[-3000:]
+        assert containers_of(first) == []
+    finally:
+        docker("rmi", "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner)
