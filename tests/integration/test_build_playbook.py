@@ -17,6 +17,7 @@ import tarfile
 import time
 
 import pytest
+from shlex import quote as shlex_quote
 from conftest import ROOT, ansible_playbook, ansible_playbook_started, containers_of, docker, extra, images_of
 
 SOURCES = os.environ.get("MANYLINUX_SOURCE_CACHE", "")
@@ -236,6 +237,48 @@ def test_a_container_stopped_between_tasks_is_cleaned_up_as_a_failure(tmp_path, 
     assert seen in run.output
     assert "Build %s failed, no image was tagged" % build_id in run.output
     assert "Logs: %s/logs/%s" % (tmp_path, build_id) in run.output
+    assert containers_of(build_id) == []
+    assert images_of(image_owner) == []
+
+
+def test_a_full_disk_under_the_temporary_directory_is_cleaned_up_as_a_failure(tmp_path, build_id, image_owner,
+                                                                            offline_base):
+    # remote_tmp on the build container's 64 MiB /dev/shm, which filling_probe fills
+    run = probe_build(tmp_path, build_id, image_owner, offline_base, ["probe_a", "filling_probe"],
+                      env={"ANSIBLE_REMOTE_TMP": "/dev/shm/ansible-tmp"})
+    assert run.rc != 0
+    assert "No space left on device" in run.output, run.output[-3000:]
+    assert "Build %s failed, no image was tagged" % build_id in run.output
+    assert "Logs: %s/logs/%s" % (tmp_path, build_id) in run.output
+    assert containers_of(build_id) == []
+    assert images_of(image_owner) == []
+
+
+def _docker_shim(tmp_path, command, undo):
+    """A `docker` first on PATH that runs the shell line `undo` (with $DOCKER the real CLI) just before
+    `docker <command>`, then the command: what the command needs is gone when it runs, as when another job
+    removes it."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "docker").write_text('#!/bin/sh\nDOCKER=%s\nif [ "$1" = %s ]; then %s; fi\nexec "$DOCKER" "$@"\n' % (
+        shlex_quote(shutil.which("docker")), command, undo))
+    (shim / "docker").chmod(0o755)
+    return {"PATH": "%s:%s" % (shim, os.environ["PATH"])}
+
+
+@pytest.mark.parametrize("command,undo,seen", [
+    # the container is gone when it is committed (it is the last argument)
+    ("commit", 'for last; do :; done; "$DOCKER" rm -f "$last" >/dev/null', "Commit the build container"),
+    # the committed image is gone when it is tagged
+    ("tag", '"$DOCKER" rmi -f "$2" >/dev/null', "Tag the image"),
+])
+def test_a_failed_commit_or_tag_tags_nothing_and_leaves_nothing(tmp_path, build_id, image_owner, offline_base,
+                                                                command, undo, seen):
+    run = probe_build(tmp_path, build_id, image_owner, offline_base, ["probe_a"],
+                      env=_docker_shim(tmp_path, command, undo))
+    assert run.rc != 0
+    assert "Build %s failed, no image was tagged" % build_id in run.output, run.output[-3000:]
+    assert seen in run.output
     assert containers_of(build_id) == []
     assert images_of(image_owner) == []
 
