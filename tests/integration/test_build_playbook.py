@@ -355,6 +355,38 @@ def _built(output):
     return lines[-1].split("built: ", 1)[1].split(";")[0].strip(" '\",") if lines else ""
 
 
+def test_wheels_come_from_the_controller_and_a_component_has_no_network(tmp_path, build_id, image_owner,
+                                                                          offline_base):
+    cache = tmp_path / "wheels"
+    ca = "/etc/ssl/certs/ca-certificates.crt"
+    values = dict(build_wheel_cache=str(cache), build_ca_bundle=ca if os.path.isfile(ca) else "")
+    ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
+    run = probe_build(tmp_path, build_id, image_owner, offline_base, ["wheel_probe"], **values)
+    try:
+        assert run.rc == 0, run.output[-3000:]
+        assert {"pip-26.0.1-py3-none-any.whl", "packaging-26.3-py3-none-any.whl"} <= set(os.listdir(cache))
+        inside = docker("run", "--rm", "--entrypoint", "/bin/sh", ref, "-c",
+                        "ls /opt/_internal/wheel_probe; cat /opt/_internal/wheel_probe/interfaces")
+        assert "packaging" in inside.stdout.split(), inside.stdout + inside.stderr
+        # the component's container had only the loopback device
+        assert inside.stdout.split()[-1:] == ["lo"] and "eth0" not in inside.stdout, inside.stdout
+        assert docker("run", "--rm", "--entrypoint", "/bin/sh", ref, "-c",
+                      "test ! -e /tmp/manylinux-build").returncode == 0
+        # an index that does not answer: the filled cache is enough
+        offline = dict(values, build_pip_index_url="http://127.0.0.1:9/simple", no_cache=True)
+        again = probe_build(tmp_path, build_id + "-2", image_owner, offline_base, ["wheel_probe"], **offline)
+        assert again.rc == 0, again.output[-3000:]
+        assert "built: wheel-probe" in again.output
+        # a damaged wheel is no wheel: offline, the build stops before any container, naming the file
+        (cache / "packaging-26.3-py3-none-any.whl").write_bytes(b"damaged")
+        damaged = probe_build(tmp_path, build_id + "-3", image_owner, offline_base, ["wheel_probe"], **offline)
+        assert damaged.rc != 0
+        assert "wheel_probe/files/requirements.txt: no wheels for Python 3.9 on manylinux_2_31_x86_64" in damaged.output
+        assert containers_of(build_id + "-3") == []
+    finally:
+        docker("rmi", ref)
+
+
 @pytest.mark.long
 def test_artifact_cache_rebuilds_only_what_changed(tmp_path, build_id, image_owner, offline_base):
     ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner

@@ -268,3 +268,103 @@ def test_no_such_process_has_no_identity():
     import manylinux_controller as controller
     with pytest.raises(ValueError, match="no process"):
         controller.identify(2 ** 22 + 1)
+
+
+# --- manylinux_wheel_fetch ---------------------------------------------------
+
+import manylinux_wheel_fetch as wheels  # noqa: E402
+
+
+class FakePip:
+    """pip download as far as the module sees it: for each run, the wheels `offer` holds are written to --dest
+    and named as saved; `online` (True/False) says whether a run with the index or without it succeeds."""
+
+    def __init__(self, offer, online=True, offline=True):
+        self.offer, self.online, self.offline, self.runs = offer, online, offline, []
+
+    def __call__(self, argv):
+        self.runs.append(argv)
+        ok = self.offline if "--no-index" in argv else self.online
+        dest = argv[argv.index("--dest") + 1]
+        lines = []
+        if ok:
+            for name, content in self.offer.items():
+                with open(os.path.join(dest, name), "wb") as handle:
+                    handle.write(content)
+                lines.append("Saved %s/%s" % (dest, name))
+        return type("Proc", (), {"returncode": 0 if ok else 1, "stdout": "\n".join(lines) + "\n",
+                                 "stderr": "" if ok else "ERROR: No matching distribution found for tool==1.0"})
+
+
+TARGET = {"libc": "glibc", "glibc": "2.31", "arch": "x86_64"}
+
+
+def requirements(tmp_path, text="tool==1.0 --hash=sha256:" + "0" * 64 + "\n"):
+    path = tmp_path / "requirements.txt"
+    path.write_text(text)
+    return [str(path)]
+
+
+def test_platform_tags_go_down_to_the_oldest_manylinux_with_the_legacy_aliases():
+    tags = wheels.platform_tags(TARGET)
+    assert tags[0] == "manylinux_2_31_x86_64" and tags[-1] == "manylinux1_x86_64"
+    assert tags.index("manylinux2014_x86_64") == tags.index("manylinux_2_17_x86_64") + 1
+    arm = wheels.platform_tags({"libc": "glibc", "glibc": "2.17", "arch": "aarch64"})
+    assert "manylinux2014_aarch64" in arm and not any(t.startswith("manylinux2010") for t in arm)
+    assert wheels.platform_tags({"libc": "musl", "musl": "1.2", "arch": "aarch64"}) == [
+        "musllinux_1_2_aarch64", "musllinux_1_1_aarch64", "musllinux_1_0_aarch64"]
+
+
+def test_python_options_name_the_abi_of_a_free_threaded_python():
+    options = wheels.python_options("3.14t")
+    assert options[:4] == ["--python-version", "3.14", "--implementation", "cp"]
+    assert [options[i + 1] for i, o in enumerate(options) if o == "--abi"] == ["cp314t", "none"]
+    assert "abi3" in wheels.python_options("3.13")
+    with pytest.raises(ValueError):
+        wheels.python_options("3")
+
+
+def test_wheels_are_downloaded_once_then_come_from_the_cache_without_pip(tmp_path):
+    cache = str(tmp_path / "cache")
+    pip = FakePip({"tool-1.0-py3-none-any.whl": b"wheel"}, offline=False)
+    files, downloaded, errors = wheels.fetch(requirements(tmp_path), "3.13", TARGET, cache, run=pip)
+    assert errors == [] and downloaded == ["tool-1.0-py3-none-any.whl"]
+    assert files == [{"name": "tool-1.0-py3-none-any.whl", "path": os.path.join(cache, "tool-1.0-py3-none-any.whl"),
+                      "sha256": hashlib.sha256(b"wheel").hexdigest()}]
+    online = pip.runs[-1]
+    assert "--isolated" in online and "--require-hashes" in online and "--no-index" not in online
+    assert online[online.index("--platform") + 1] == "manylinux_2_31_x86_64"
+    assert not [name for name in os.listdir(cache) if name.startswith(".partial-")]
+    again = FakePip({}, online=False, offline=False)
+    assert wheels.fetch(requirements(tmp_path), "3.13", TARGET, cache, run=again) == (files, [], [])
+    assert again.runs == []
+
+
+def test_a_damaged_cached_wheel_is_fetched_again(tmp_path):
+    cache = str(tmp_path / "cache")
+    pip = FakePip({"tool-1.0-py3-none-any.whl": b"wheel"}, offline=False)
+    wheels.fetch(requirements(tmp_path), "3.13", TARGET, cache, run=pip)
+    with open(os.path.join(cache, "tool-1.0-py3-none-any.whl"), "wb") as handle:
+        handle.write(b"damaged")
+    files, downloaded, errors = wheels.fetch(requirements(tmp_path), "3.13", TARGET, cache, run=pip)
+    assert errors == [] and downloaded == ["tool-1.0-py3-none-any.whl"]
+    with open(files[0]["path"], "rb") as handle:
+        assert handle.read() == b"wheel"
+
+
+def test_a_filled_cache_works_offline_and_another_python_is_resolved_anew(tmp_path):
+    cache = str(tmp_path / "cache")
+    wheels.fetch(requirements(tmp_path), "3.13", TARGET, cache, run=FakePip({"tool-1.0-py3-none-any.whl": b"w"}))
+    offline = FakePip({"tool-1.0-py3-none-any.whl": b"w"}, online=False)
+    files, downloaded, errors = wheels.fetch(requirements(tmp_path), "3.12", TARGET, cache, run=offline)
+    assert errors == [] and downloaded == [] and len(files) == 1
+    assert len(offline.runs) == 1 and "--no-index" in offline.runs[0]
+
+
+def test_a_wheel_the_index_lacks_names_the_file_and_pips_reason(tmp_path):
+    pip = FakePip({}, online=False, offline=False)
+    files, downloaded, errors = wheels.fetch(requirements(tmp_path), "3.13", TARGET, str(tmp_path / "c"),
+                                             index_url="https://index.invalid/simple", run=pip)
+    assert files == [] and downloaded == [] and len(errors) == 1
+    assert "requirements.txt" in errors[0] and "manylinux_2_31_x86_64" in errors[0]
+    assert "https://index.invalid/simple" in errors[0] and "No matching distribution found for tool==1.0" in errors[0]
