@@ -186,16 +186,21 @@ def manylinux_archive_root(files):
 
 
 def manylinux_component_labels(manifests, prefix):
-    """Turn component manifests ({name, version, ...}) into image labels `<prefix>.<name>=<version>`."""
+    """Image labels of component manifests ({name, version, details}): `<prefix>.<name>=<version>`, one per
+    component (names are unique), and `<prefix>.<name>.<tool>=<version>` for each tool a component lists in
+    `details.tools` (python-tools: auditwheel, cmake, ...), so that no label merges or hides a version."""
     labels = {}
     for manifest in manifests or []:
         if not isinstance(manifest, dict) or not manifest.get("name") or not manifest.get("version"):
             raise AnsibleFilterError("a component manifest lacks name or version: %r" % (manifest,))
         key = "%s.%s" % (prefix, manifest["name"])
-        versions = labels[key].split(",") if key in labels else []
-        if str(manifest["version"]) not in versions:
-            versions.append(str(manifest["version"]))
-        labels[key] = ",".join(versions)
+        if labels.get(key, str(manifest["version"])) != str(manifest["version"]):
+            raise AnsibleFilterError("two components named %s: %s and %s" % (manifest["name"], labels[key],
+                                                                             manifest["version"]))
+        labels[key] = str(manifest["version"])
+        tools = (manifest.get("details") or {}).get("tools") or {}
+        for tool, version in sorted(tools.items() if isinstance(tools, dict) else []):
+            labels["%s.%s" % (key, tool)] = str(version)
     return labels
 
 

@@ -51,6 +51,11 @@ options:
     description: Labels of the temporary containers (the build's id), so that a cleanup finds them.
     type: dict
     default: {}
+  reset_labels:
+    description: Labels each commit empties (docker keeps a container's labels, and a layer belongs to no run).
+    type: list
+    elements: str
+    default: []
 """
 
 RETURN = r"""
@@ -83,26 +88,26 @@ def cached_layer(tag, key, label):
     return None
 
 
-def make_layer(parent, layer, tag, label_prefix, platform, container_labels):
+def make_layer(parent, layer, tag, label_prefix, platform, container_labels, reset_labels=()):
     args = ["create", "--platform", platform, "--entrypoint", "/bin/true"]
     for key, value in sorted(container_labels.items()):
         args += ["--label", "%s=%s" % (key, value)]
     container = docker(*args, parent).strip()
     try:
         import_artifact(container, layer["artifact"], parts=("image.tar",))
+        resets = [arg for label in reset_labels for arg in ("--change", "LABEL %s=" % label)]
         return docker("commit",
                       "--change", "LABEL %s.cache-key=%s" % (label_prefix, layer["layer_key"]),
                       "--change", "LABEL %s.cache-kind=layer" % label_prefix,
                       "--change", "LABEL %s.cache-component=%s" % (label_prefix, layer["name"]),
                       "--change", "LABEL %s.cache-artifact=%s" % (label_prefix, os.path.basename(layer["artifact"])),
-                      # docker keeps the container's labels: the layer belongs to no run
-                      "--change", "LABEL %s.controller=" % label_prefix,
-                      container, tag).strip()
+                      *resets, container, tag).strip()
     finally:
         docker("rm", "-f", container, check=False)
 
 
-def lay(base, layers, repository, tag_prefix, label_prefix, platform, use_cache=True, container_labels=None):
+def lay(base, layers, repository, tag_prefix, label_prefix, platform, use_cache=True, container_labels=None,
+        reset_labels=()):
     previous, report, made = base, [], False
     label = "%s.cache-key" % label_prefix
     for layer in layers:
@@ -111,7 +116,7 @@ def lay(base, layers, repository, tag_prefix, label_prefix, platform, use_cache=
         image = cached_layer(tag, layer["layer_key"], label) if use_cache and not made else None
         cached = image is not None
         if not cached:
-            image = make_layer(previous, layer, tag, label_prefix, platform, container_labels or {})
+            image = make_layer(previous, layer, tag, label_prefix, platform, container_labels or {}, reset_labels)
             made = True
         report.append({"name": layer["name"], "image": image, "cached": cached,
                        "seconds": round(time.monotonic() - start, 1)})
@@ -130,12 +135,14 @@ def main():
             platform=dict(type="str", required=True),
             use_cache=dict(type="bool", default=True),
             container_labels=dict(type="dict", default={}),
+            reset_labels=dict(type="list", elements="str", default=[]),
         ),
     )
     p = module.params
     try:
         image, report = lay(p["base"], p["layers"], p["repository"], p["tag_prefix"], p["label_prefix"],
-                            p["platform"], p["use_cache"], p["container_labels"])
+                            p["platform"], p["use_cache"], p["container_labels"],
+                            p["reset_labels"])
     except (DockerError, OSError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=any(not r["cached"] for r in report), image=image, layers=report)

@@ -10,10 +10,16 @@ against any image the factory made:
                          (TLS-intercepting proxies); never part of the image
   MANYLINUX_NEWER_IMAGE  optional image of a newer distribution, to show that
                          binaries built in the image run there
+  MANYLINUX_BUILD_VARS   optional vars file the image was built with (e.g.
+                         tests/offline.yml): its interpreters must be the image's
+
+What the image holds (its interpreters, its shared CPythons) is read from the
+image itself: the component manifests in /opt/_internal/manifests.
 """
 
 import json
 import os
+import re
 import subprocess
 import uuid
 
@@ -31,6 +37,32 @@ def _env(name, required=True):
 def docker(*args, check=True, input=None):
     """Run the docker CLI and return the completed process (text)."""
     return subprocess.run(["docker", *args], check=check, capture_output=True, text=True, input=input)
+
+
+MANIFEST_DIR = "/opt/_internal/manifests"
+_MANIFESTS = {}
+
+
+def image_manifests(ref=None):
+    """The component manifests of the image under test, read once (also while tests are collected)."""
+    ref = ref or os.environ.get("MANYLINUX_IMAGE", "")
+    if ref not in _MANIFESTS:
+        proc = docker("run", "--rm", "--entrypoint", "/bin/sh", ref, "-c",
+                      "for f in %s/*.json; do [ -f \"$f\" ] && cat \"$f\" && printf '\\036'; done; true"
+                      % MANIFEST_DIR, check=False) if ref else None
+        texts = proc.stdout.split("\x1e") if proc is not None and proc.returncode == 0 else []
+        _MANIFESTS[ref] = [json.loads(text) for text in texts if text.strip()]
+    return _MANIFESTS[ref]
+
+
+def image_versions(pattern):
+    """Versions of the image's components whose name matches `pattern` (a group `nogil` adds a "t")."""
+    found = []
+    for manifest in image_manifests():
+        match = re.fullmatch(pattern, manifest["name"])
+        if match:
+            found.append(manifest["version"] + ("t" if match.group("nogil") else ""))
+    return sorted(found)
 
 
 @pytest.fixture(scope="session")

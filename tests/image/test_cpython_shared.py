@@ -1,8 +1,10 @@
 """The shared CPythons (role cpython_shared) in the committed image.
 
-MANYLINUX_SHARED_VERSIONS (required) names the interpreters the image must
-have, comma separated: "3.13.14,3.14.6"; a trailing "t" ("3.14.6t") means a
-free-threading build (/opt/shared-cpython-3.14-nogil, py3.14t).
+The shared CPythons are those the image's manifests name (components
+shared-cpython-X.Y[-nogil]), e.g. 3.13.14, 3.14.6; a trailing "t" ("3.14.6t")
+means a free-threading build (/opt/shared-cpython-3.14-nogil, py3.14t).
+MANYLINUX_SHARED_VERSIONS (optional, comma separated) names the ones the image
+must have.
 
 For each, a venv gets PyInstaller (requirements-pyinstaller.txt, hash-checked)
 and freezes a small program with --onefile; the executable must run in the
@@ -15,7 +17,7 @@ import re
 
 import pytest
 
-from conftest import docker, import_failures
+from conftest import docker, image_versions, import_failures
 from conftest import python_json as run_python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,17 +58,25 @@ class Shared:
         return self.version + ("t" if self.free_threading else "")
 
 
+SHARED_COMPONENT = r"shared-cpython-3\.\d+(?P<nogil>-nogil)?"
+
+
 def _specs():
-    value = os.environ.get("MANYLINUX_SHARED_VERSIONS", "")
-    return [spec.strip() for spec in value.split(",") if spec.strip()] or [None]
+    return image_versions(SHARED_COMPONENT) or [None]
 
 
-@pytest.fixture(scope="module", params=_specs(), ids=lambda spec: spec or "unset")
+@pytest.fixture(scope="module", params=_specs(), ids=lambda spec: spec or "none")
 def shared(request):
     if request.param is None:
-        pytest.fail("MANYLINUX_SHARED_VERSIONS is not set: name the shared CPythons the image must have, "
-                    "e.g. 3.13.14,3.14.6")
+        pytest.fail("the image names no shared CPython in /opt/_internal/manifests (components shared-cpython-X.Y)")
     return Shared(request.param)
+
+
+def test_the_image_has_the_shared_cpythons_asked_for():
+    asked = [spec.strip() for spec in os.environ.get("MANYLINUX_SHARED_VERSIONS", "").split(",") if spec.strip()]
+    if not asked:
+        pytest.skip("MANYLINUX_SHARED_VERSIONS is not set")
+    assert image_versions(SHARED_COMPONENT) == sorted(asked)
 
 
 def python_json(run_in_image, shared, code):

@@ -81,6 +81,9 @@ def test_component_labels_match_manifests(image, image_config):
     for manifest in manifests:
         # one label per component: every component's name is unique
         assert labels[LABEL + "." + manifest["name"]] == manifest["version"], manifest["name"]
+        # and one per tool of a component that installs several (python-tools), so that none is hidden
+        for tool, version in manifest.get("details", {}).get("tools", {}).items():
+            assert labels[LABEL + "." + manifest["name"] + "." + tool] == version, tool
 
 
 def test_no_build_container_left(image_config):

@@ -1,10 +1,11 @@
 """The /opt/python interpreters (role interpreters) in the committed image.
 
-MANYLINUX_INTERPRETERS (required) names the interpreters the image must have,
-comma separated: "3.9.2,3.13.14,3.14.6,3.14.6t"; a trailing "t" means a
-free-threading build (cp314-cp314t, /opt/_internal/cpython-3.14.6-nogil).
-The image must have exactly these: `manylinux-interpreters list --installed`
-and /opt/python are compared with the list.
+The interpreters are those the image's manifests name (components
+cpython-<version>[-nogil]), e.g. 3.9.2, 3.13.14, 3.14.6, 3.14.6t (a trailing
+"t": a free-threading build, cp314-cp314t, /opt/_internal/cpython-3.14.6-nogil);
+`manylinux-interpreters list --installed` and /opt/python are compared with
+them. MANYLINUX_INTERPRETERS (optional, comma separated) names the ones the
+image must have; MANYLINUX_BUILD_VARS, the vars file it was built with.
 """
 
 import json
@@ -12,7 +13,8 @@ import os
 import re
 
 import pytest
-from conftest import import_failures, python_json
+import yaml
+from conftest import image_versions, import_failures, python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROLE_FILES = os.path.join(HERE, "..", "..", "roles", "interpreters", "files")
@@ -58,17 +60,31 @@ class Interpreter:
         return self.identifier
 
 
+INTERPRETER_COMPONENT = r"cpython-3\.\d+\.\d+(?:(?:a|b|rc)\d+)?(?P<nogil>-nogil)?"
+
+
 def _specs():
-    value = os.environ.get("MANYLINUX_INTERPRETERS", "")
-    return [spec.strip() for spec in value.split(",") if spec.strip()]
+    return image_versions(INTERPRETER_COMPONENT)
 
 
 def _all():
     specs = _specs()
     if not specs:
-        pytest.fail("MANYLINUX_INTERPRETERS is not set: name the interpreters the image must have, "
-                    "e.g. 3.13.14,3.14.6t")
+        pytest.fail("the image names no interpreter in %s (components cpython-<version>)" % MANIFESTS)
     return [Interpreter(spec) for spec in specs]
+
+
+def test_the_image_has_the_interpreters_asked_for():
+    asked = [spec.strip() for spec in os.environ.get("MANYLINUX_INTERPRETERS", "").split(",") if spec.strip()]
+    build_vars = os.environ.get("MANYLINUX_BUILD_VARS", "")
+    if build_vars:
+        with open(build_vars) as handle:
+            versions = (yaml.safe_load(handle) or {}).get("interpreters_versions")
+        if versions is not None:
+            asked = asked or [entry["version"] + ("t" if entry.get("free_threading") else "") for entry in versions]
+    if not asked:
+        pytest.skip("neither MANYLINUX_INTERPRETERS nor interpreters_versions in MANYLINUX_BUILD_VARS")
+    assert _specs() == sorted(asked)
 
 
 @pytest.fixture(scope="module", params=_specs() or [None], ids=lambda spec: spec or "unset")

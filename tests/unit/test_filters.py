@@ -62,11 +62,17 @@ def test_archive_root():
 
 def test_component_labels():
     manifests = [json.loads('{"name": "openssl", "version": "3.5.7"}'),
-                 {"name": "cpython", "version": "3.13.14"}, {"name": "cpython", "version": "3.14.6"},
-                 {"name": "cpython", "version": "3.14.6"}]
-    assert manylinux_component_labels(manifests, "p") == {"p.openssl": "3.5.7", "p.cpython": "3.13.14,3.14.6"}
+                 {"name": "cpython-3.13.14", "version": "3.13.14"}, {"name": "cpython-3.14.6", "version": "3.14.6"},
+                 {"name": "python-tools", "version": "6.8.2", "details": {"tools": {"auditwheel": "6.8.2",
+                                                                                    "cmake": "4.4.5"}}}]
+    assert manylinux_component_labels(manifests, "p") == {
+        "p.openssl": "3.5.7", "p.cpython-3.13.14": "3.13.14", "p.cpython-3.14.6": "3.14.6",
+        "p.python-tools": "6.8.2", "p.python-tools.auditwheel": "6.8.2", "p.python-tools.cmake": "4.4.5"}
     with pytest.raises(AnsibleFilterError):
         manylinux_component_labels([{"name": "x"}], "p")
+    with pytest.raises(AnsibleFilterError, match="two components named cpython"):
+        manylinux_component_labels([{"name": "cpython", "version": "3.13"}, {"name": "cpython", "version": "3.14"}],
+                                   "p")
 
 
 DEB822 = """Types: deb

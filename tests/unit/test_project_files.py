@@ -1,5 +1,6 @@
 """Project files other than roles: the CI workflow and the execution environment."""
 
+import json
 import os
 import re
 import shutil
@@ -62,14 +63,40 @@ def test_ansible_builder_makes_a_build_context(tmp_path):
     assert (build / "configs" / "ansible.cfg").is_file()
 
 
-def test_molecule_checks_the_interpreters_it_builds():
-    """The verifier's MANYLINUX_INTERPRETERS names exactly the test configuration's interpreters."""
-    with open(os.path.join(ROOT, "tests", "offline.yml")) as handle:
-        versions = yaml.safe_load(handle)["interpreters_versions"]
+def test_molecule_checks_the_interpreters_of_the_vars_it_builds_with():
+    """The verifier reads what the image holds from the image, and compares it with the build's vars file."""
     with open(os.path.join(ROOT, "molecule", "default", "molecule.yml")) as handle:
         env = yaml.safe_load(handle)["verifier"]["env"]
-    built = sorted(entry["version"] + ("t" if entry.get("free_threading") else "") for entry in versions)
-    assert sorted(env["MANYLINUX_INTERPRETERS"].split(",")) == built
+    assert env["MANYLINUX_BUILD_VARS"] == "${MOLECULE_PROJECT_DIRECTORY}/tests/offline.yml"
+    assert not {"MANYLINUX_INTERPRETERS", "MANYLINUX_SHARED_VERSIONS"} & set(env)
+    with open(os.path.join(ROOT, "tests", "offline.yml")) as handle:
+        assert yaml.safe_load(handle)["interpreters_versions"]
+
+
+def _workflow():
+    with open(os.path.join(ROOT, ".github", "workflows", "build.yml")) as handle:
+        return yaml.safe_load(handle)
+
+
+def test_every_matrix_entry_of_the_workflow_is_a_policy_and_arch_of_the_table():
+    with open(os.path.join(ROOT, "inventories", "default", "group_vars", "all", "policies.yml")) as handle:
+        table = yaml.safe_load(handle)["build_policy_table"]
+    jobs = _workflow()["jobs"]
+    pairs = [(entry["policy"], [entry["arch"]]) for entry in jobs["build"]["strategy"]["matrix"]["include"]]
+    pairs += [(entry["policy"], json.loads(entry["arches"])) for entry in jobs["manifests"]["strategy"]["matrix"]["include"]]
+    assert pairs
+    wrong = ["%s/%s" % (policy, arch) for policy, arches in pairs for arch in arches
+             if policy not in table or arch not in table[policy]["arches"]]
+    assert wrong == []
+    # every image built is assembled into a manifest list, and no list names an image not built
+    built = {(policy, arches[0]) for policy, arches in pairs[:len(jobs["build"]["strategy"]["matrix"]["include"])]}
+    listed = {(policy, arch) for policy, arches in pairs[len(built):] for arch in arches}
+    assert built == listed
+
+
+def test_the_workflow_names_no_list_of_versions():
+    text = open(os.path.join(ROOT, ".github", "workflows", "build.yml")).read()
+    assert "MANYLINUX_INTERPRETERS" not in text and "MANYLINUX_SHARED_VERSIONS" not in text
 
 
 # Downloads whose pins cannot be read from this machine (no access to the Fedora
