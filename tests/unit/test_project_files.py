@@ -1,5 +1,6 @@
 """Project files other than roles: the CI workflow and the execution environment."""
 
+import glob
 import json
 import os
 import re
@@ -186,3 +187,18 @@ def test_debootstrap_checks_the_archive_signature():
     with open(os.path.join(ROOT, "playbooks", "base.yml")) as handle:
         text = handle.read()
     assert "--force-check-gpg" in text and "--keyring={{ base_keyring }}" in text
+
+
+def test_the_workflows_are_valid_github_workflows(tmp_path):
+    """The schema of GitHub workflows (check-jsonschema's vendored copy: no network), and that it catches a bad one."""
+    tool = os.path.join(os.path.dirname(sys.executable), "check-jsonschema")
+    workflows = sorted(glob.glob(os.path.join(ROOT, ".github", "workflows", "*.yml")))
+    assert workflows
+    proc = subprocess.run([tool, "--builtin-schema", "vendor.github-workflows", *workflows],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(open(workflows[0]).read().replace("runs-on:", "runs_on:", 1))
+    proc = subprocess.run([tool, "--builtin-schema", "vendor.github-workflows", str(broken)],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
