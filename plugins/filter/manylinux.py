@@ -204,6 +204,25 @@ def manylinux_component_labels(manifests, prefix):
     return labels
 
 
+def manylinux_pushed_digests(images, repository, tags, list_name="", list_pushes=()):
+    """{reference: digest} of what a publish pushed: each image (docker's image info, whose RepoDigests hold one
+    `<repo>@<digest>` per repository it was pushed to) under each tag, for the repositories under `repository`;
+    and each manifest list `<list_name>:<tag>` whose push (a command result: item the tag, stdout the digest)
+    printed a digest."""
+    digests = {}
+    for image in images or []:
+        for entry in image.get("RepoDigests") or []:
+            repo, _, digest = entry.partition("@")
+            if repo.startswith(repository.rstrip("/") + "/") and digest:
+                for tag in tags:
+                    digests["%s:%s" % (repo, tag)] = digest
+    for push in list_pushes or []:
+        digest = (push.get("stdout") or "").strip().splitlines()
+        if push.get("item") and digest and digest[-1].startswith("sha256:"):
+            digests["%s:%s" % (list_name, push["item"])] = digest[-1]
+    return digests
+
+
 def manylinux_apt_mirror(texts):
     """Return the first Debian archive URI found in apt source files (one-line or deb822 format).
 
@@ -444,6 +463,7 @@ class FilterModule(object):
             "manylinux_archive_root": manylinux_archive_root,
             "manylinux_component_labels": manylinux_component_labels,
             "manylinux_apt_mirror": manylinux_apt_mirror,
+            "manylinux_pushed_digests": manylinux_pushed_digests,
             "manylinux_tree_hash": manylinux_tree_hash,
             "manylinux_role_inputs": manylinux_role_inputs,
             "manylinux_labeled": manylinux_labeled,

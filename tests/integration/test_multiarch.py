@@ -146,6 +146,19 @@ def _registry_get(registry, path, accept):
         return json.load(response)
 
 
+def _registry_digest(registry, path, accept):
+    request = urllib.request.Request("http://%s%s" % (registry["address"], path), method="HEAD", headers={
+        "Accept": accept,
+        "Authorization": "Basic " + base64.b64encode(
+            ("%s:%s" % (registry["user"], registry["password"])).encode()).decode()})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.headers["Docker-Content-Digest"]
+
+
+IMAGE_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+LIST_MANIFEST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
 def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
     assert all(rc == 0 for rc in two_arch_builds["rc"].values())
     owner = two_arch_builds["owner"]
@@ -163,15 +176,36 @@ def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
     assert run.rc != 0 and "2026.11.25" in run.output, "a missing image must stop the publish"
     for ref in two_arch_builds["refs"].values():
         docker("tag", ref, ref.rsplit(":", 1)[0] + ":2026.11.25")
-    run = ansible_playbook("playbooks/publish.yml", *extra(
+    logs = tempfile.mkdtemp(prefix="publish-logs-")
+    day = time.strftime("%Y.%m.%d", time.gmtime())
+    publish_args = extra(
         policy="manylinux_2_31", publish_arches=["x86_64", "armv7l"], build_image_registry=registry["address"],
-        build_image_owner=owner, build_image_tag="2026.11.25", publish_insecure=True),
-        env={"MANYLINUX_REGISTRY_USER": registry["user"], "MANYLINUX_REGISTRY_PASSWORD": registry["password"]})
+        build_image_owner=owner, build_image_tag="2026.11.25", publish_insecure=True, build_log_root=logs)
+    env = {"MANYLINUX_REGISTRY_USER": registry["user"], "MANYLINUX_REGISTRY_PASSWORD": registry["password"]}
+    run = ansible_playbook("playbooks/publish.yml", *publish_args, env=env)
     try:
         assert run.rc == 0, run.output[-3000:]
         tags = _registry_get(registry, "/v2/%s/manylinux_2_31_armv7l-shared/tags/list" % owner, "application/json")
-        assert sorted(tags["tags"]) == ["2026.11.25", "latest"]
-        for tag in ("2026.11.25", "latest"):
+        assert sorted(tags["tags"]) == ["2026.11.25", day + "-1", "latest"]
+        # every pushed digest is in the JSON file, as the registry has it
+        with open(os.path.join(logs, "publish-manylinux_2_31-%s-1.json" % day)) as handle:
+            digests = json.load(handle)
+        prefix = "%s/%s/" % (registry["address"], owner)
+        assert sorted(digests) == sorted(prefix + name + ":" + tag
+                                         for name in ("manylinux_2_31_x86_64-shared", "manylinux_2_31_armv7l-shared",
+                                                      "manylinux_2_31-shared")
+                                         for tag in ("2026.11.25", day + "-1", "latest"))
+        for ref, digest in digests.items():
+            name, tag = ref[len(prefix):].rsplit(":", 1)
+            accept = LIST_MANIFEST if name == "manylinux_2_31-shared" else IMAGE_MANIFEST
+            assert _registry_digest(registry, "/v2/%s/%s/manifests/%s" % (owner, name, tag), accept) == digest, ref
+            assert digest in run.output
+        # the next publish of the day is the day's second
+        again = ansible_playbook("playbooks/publish.yml", *publish_args, env=env)
+        assert again.rc == 0, again.output[-3000:]
+        tags = _registry_get(registry, "/v2/%s/manylinux_2_31-shared/tags/list" % owner, "application/json")
+        assert sorted(tags["tags"]) == ["2026.11.25", day + "-1", day + "-2", "latest"]
+        for tag in ("2026.11.25", day + "-1", "latest"):
             index = _registry_get(registry, "/v2/%s/manylinux_2_31-shared/manifests/%s" % (owner, tag),
                                   "application/vnd.docker.distribution.manifest.list.v2+json")
             platforms = sorted((m["platform"]["architecture"], m["platform"].get("variant", ""))
@@ -183,4 +217,6 @@ def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
         assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith("manylinux-publish-")]
     finally:
         for ref in two_arch_builds["refs"].values():
-            docker("rmi", ref.rsplit(":", 1)[0] + ":2026.11.25")
+            for tag in ("2026.11.25", day + "-1", day + "-2"):
+                docker("rmi", ref.rsplit(":", 1)[0] + ":" + tag)
+        shutil.rmtree(logs, ignore_errors=True)

@@ -6,7 +6,7 @@ import pytest
 from manylinux import (AnsibleFilterError, manylinux_apt_mirror, manylinux_archive_root,
                        manylinux_commit_changes, manylinux_component_labels, manylinux_cpython_tag,
                        manylinux_interpreter_table, manylinux_options_for, manylinux_path_join,
-                       manylinux_source, manylinux_sources)
+                       manylinux_pushed_digests, manylinux_source, manylinux_sources)
 
 
 def test_source_table_entries_are_complete(sources):
@@ -271,3 +271,14 @@ def test_naming_rules(name, value, ok):
     assert (errors == []) == ok, errors
     if not ok:
         assert errors[0].startswith("%s=" % name) and " is not " in errors[0]
+
+
+def test_pushed_digests_name_every_tag_of_every_pushed_repository_and_each_list():
+    images = [{"RepoDigests": ["r:5000/o/p_x86_64-shared@sha256:aa", "other/o/p_x86_64-shared@sha256:zz"]},
+              {"RepoDigests": ["r:5000/o/p_armv7l-shared@sha256:bb"]}, {"RepoDigests": None}]
+    pushes = [{"item": "2026.12.02-1", "stdout": "sha256:cc\n"}, {"item": "latest", "stdout": "sha256:dd"},
+              {"item": "skipped"}]
+    assert manylinux_pushed_digests(images, "r:5000/o", ["2026.12.02-1", "latest"], "r:5000/o/p-shared", pushes) == {
+        "r:5000/o/p_x86_64-shared:2026.12.02-1": "sha256:aa", "r:5000/o/p_x86_64-shared:latest": "sha256:aa",
+        "r:5000/o/p_armv7l-shared:2026.12.02-1": "sha256:bb", "r:5000/o/p_armv7l-shared:latest": "sha256:bb",
+        "r:5000/o/p-shared:2026.12.02-1": "sha256:cc", "r:5000/o/p-shared:latest": "sha256:dd"}

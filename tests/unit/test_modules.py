@@ -1,6 +1,7 @@
 """The two modules' logic, without Ansible's module plumbing."""
 
 import hashlib
+import json
 import io
 import os
 import time
@@ -368,3 +369,47 @@ def test_a_wheel_the_index_lacks_names_the_file_and_pips_reason(tmp_path):
     assert files == [] and downloaded == [] and len(errors) == 1
     assert "requirements.txt" in errors[0] and "manylinux_2_31_x86_64" in errors[0]
     assert "https://index.invalid/simple" in errors[0] and "No matching distribution found for tool==1.0" in errors[0]
+
+
+# --- manylinux_registry_tags ---------------------------------------------------
+
+import manylinux_registry_tags as registry_tags  # noqa: E402
+
+
+def test_the_next_dated_tag_counts_the_days_builds():
+    assert registry_tags.next_number([], "2026.12.02") == 1
+    tags = ["latest", "2026.12.01-4", "2026.12.02-1", "2026.12.02-3", "2026.12.02-x", "12026.12.02-9"]
+    assert registry_tags.next_number(tags, "2026.12.02") == 4
+
+
+class FakeRegistry:
+    """A registry that asks for a Bearer token from its realm, as ghcr.io does."""
+
+    def __init__(self, tags):
+        self.tags, self.requests = tags, []
+
+    def __call__(self, request, timeout):
+        import urllib.error
+        self.requests.append((request.full_url, dict(request.header_items())))
+        auth = request.get_header("Authorization") or ""
+        if request.full_url.startswith("https://auth.example/token"):
+            return io.BytesIO(json.dumps({"token": "t0k"}).encode())
+        if auth != "Bearer t0k":
+            raise urllib.error.HTTPError(request.full_url, 401, "unauthorized", {
+                "WWW-Authenticate": 'Bearer realm="https://auth.example/token",service="reg.example"'}, None)
+        if self.tags is None:
+            raise urllib.error.HTTPError(request.full_url, 404, "unknown", {}, None)
+        return io.BytesIO(json.dumps({"tags": self.tags}).encode())
+
+
+def test_tags_are_listed_through_a_bearer_challenge():
+    fake = FakeRegistry(["latest", "2026.12.02-1"])
+    assert registry_tags.list_tags("reg.example", "o/p-shared", "user", "pw", opener=fake) == ["2026.12.02-1",
+                                                                                             "latest"]
+    token_url, token_headers = fake.requests[1]
+    assert "scope=repository%3Ao%2Fp-shared%3Apull" in token_url and "service=reg.example" in token_url
+    assert token_headers["Authorization"].startswith("Basic ")
+
+
+def test_an_unknown_repository_has_no_tags():
+    assert registry_tags.list_tags("reg.example", "o/new", opener=FakeRegistry(None)) == []

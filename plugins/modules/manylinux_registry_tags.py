@@ -1,0 +1,149 @@
+#!/usr/bin/python
+"""List a repository's tags in a registry and find the next dated tag of the day."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: manylinux_registry_tags
+short_description: The tags of a repository in a registry, and the next C(<date>-N) of a day
+description:
+  - Lists the tags of O(repository) in O(registry) with the registry API
+    (C(GET /v2/<repository>/tags/list)), answering a C(Basic) or C(Bearer) challenge with
+    O(username) and O(password) (anonymous when empty), as ghcr.io and a local registry ask.
+  - A repository the registry does not know has no tags.
+  - RV(next) is the C(N) of the next C(<date>-N) tag for O(date), one more than the highest
+    C(N) among the tags of that day and 1 on the day's first build (as upstream's deploy counts).
+options:
+  registry:
+    description: Registry host (and port), e.g. C(ghcr.io).
+    type: str
+    required: true
+  repository:
+    description: Repository in the registry, e.g. C(owner/manylinux2014-shared).
+    type: str
+    required: true
+  date:
+    description: The day, as the tags write it (C(YYYY.MM.DD)).
+    type: str
+    required: true
+  username:
+    description: User for the registry's challenge (empty, anonymous).
+    type: str
+    default: ""
+  password:
+    description: Its password or token.
+    type: str
+    default: ""
+  insecure:
+    description: The registry speaks plain HTTP (a local test registry).
+    type: bool
+    default: false
+  timeout:
+    description: Seconds a request may take.
+    type: int
+    default: 30
+"""
+
+EXAMPLES = r"""
+- name: Find the next dated tag of today
+  manylinux_registry_tags:
+    registry: ghcr.io
+    repository: manylinux-shared/manylinux2014-shared
+    date: "{{ now(utc=true, fmt='%Y.%m.%d') }}"
+  register: tags
+"""
+
+RETURN = r"""
+tags:
+  description: The repository's tags.
+  type: list
+  elements: str
+  returned: success
+next:
+  description: The N of the next C(<date>-N) tag.
+  type: int
+  returned: success
+"""
+
+import base64
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def next_number(tags, date):
+    """One more than the highest N of the `<date>-N` tags."""
+    numbers = [int(match.group(1)) for match in (re.fullmatch(re.escape(date) + r"-(\d+)", tag) for tag in tags)
+               if match]
+    return max(numbers, default=0) + 1
+
+
+def _challenge(header):
+    """(scheme, {param: value}) of a WWW-Authenticate header."""
+    scheme, _, rest = (header or "").partition(" ")
+    return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
+
+
+def _basic(username, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (username, password)).encode()).decode()
+
+
+def list_tags(registry, repository, username="", password="", insecure=False, timeout=30, opener=None):
+    """The repository's tags ([] when the registry does not know it)."""
+    opener = opener or urllib.request.urlopen
+    url = "%s://%s/v2/%s/tags/list" % ("http" if insecure else "https", registry, repository)
+    headers = {"Accept": "application/json"}
+    for _ in range(2):
+        try:
+            with opener(urllib.request.Request(url, headers=headers), timeout=timeout) as response:
+                return sorted(json.load(response).get("tags") or [])
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return []
+            if error.code != 401 or "Authorization" in headers:
+                raise
+            scheme, params = _challenge(error.headers.get("WWW-Authenticate"))
+            if scheme == "basic":
+                headers["Authorization"] = _basic(username, password)
+            elif scheme == "bearer" and params.get("realm"):
+                query = {key: params[key] for key in ("service", "scope") if key in params}
+                query.setdefault("scope", "repository:%s:pull" % repository)
+                token_url = params["realm"] + "?" + urllib.parse.urlencode(query)
+                token_headers = {"Authorization": _basic(username, password)} if username else {}
+                with opener(urllib.request.Request(token_url, headers=token_headers), timeout=timeout) as response:
+                    answer = json.load(response)
+                headers["Authorization"] = "Bearer " + (answer.get("token") or answer.get("access_token") or "")
+            else:
+                raise
+    raise RuntimeError("the registry refused the credentials")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            registry=dict(type="str", required=True),
+            repository=dict(type="str", required=True),
+            date=dict(type="str", required=True),
+            username=dict(type="str", default=""),
+            password=dict(type="str", default="", no_log=True),
+            insecure=dict(type="bool", default=False),
+            timeout=dict(type="int", default=30),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not re.fullmatch(r"\d{4}\.\d\d\.\d\d", p["date"]):
+        module.fail_json(msg="date=%r is not YYYY.MM.DD" % p["date"])
+    try:
+        tags = list_tags(p["registry"], p["repository"], p["username"], p["password"], p["insecure"], p["timeout"])
+    except (urllib.error.URLError, OSError, ValueError, RuntimeError) as error:
+        module.fail_json(msg="could not list the tags of %s/%s: %s" % (p["registry"], p["repository"], error))
+    module.exit_json(changed=False, tags=tags, next=next_number(tags, p["date"]))
+
+
+if __name__ == "__main__":
+    main()
