@@ -387,6 +387,23 @@ def test_wheels_come_from_the_controller_and_a_component_has_no_network(tmp_path
         docker("rmi", ref)
 
 
+def test_a_long_step_shows_a_heartbeat_and_a_short_one_none(tmp_path, build_id, image_owner, offline_base):
+    run = probe_build(tmp_path, build_id, image_owner, offline_base, ["probe_a", "sleep_probe"],
+                      env={"MANYLINUX_HEARTBEAT_SECONDS": "2"}, sleep_probe_count=1, sleep_probe_seconds=9)
+    try:
+        assert run.rc == 0, run.output[-3000:]
+        beats = [line for line in run.output.splitlines() if ": running for " in line]
+        host = "manylinux-component-%s-sleep-0" % build_id
+        # the host, the task, the step (its log's name), how long, the log's last line
+        assert beats and all(line.startswith("[%s] component_build : Run the component's steps (sleep-0_sleep): "
+                                             "running for 0m0" % host) for line in beats), beats
+        assert beats[-1].endswith(", last line: sleeping for 9 s"), beats
+        # at most one an interval: a 9 s step gets three or four, never one per poll
+        assert 2 <= len(beats) <= 5, beats
+        assert not any("probe-a" in line for line in beats)
+    finally:
+        docker("rmi", "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner)
+
 @pytest.mark.long
 def test_artifact_cache_rebuilds_only_what_changed(tmp_path, build_id, image_owner, offline_base):
     ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner

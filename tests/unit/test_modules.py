@@ -228,8 +228,8 @@ def test_every_plugin_documents_itself_in_yaml():
 
     import yaml
     from conftest import ROOT
-    paths = glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py")) + \
-        glob.glob(os.path.join(ROOT, "plugins", "lookup", "*.py"))
+    paths = [path for kind in ("modules", "lookup", "callback")
+             for path in glob.glob(os.path.join(ROOT, "plugins", kind, "*.py"))]
     for path in paths:
         with open(path) as handle:
             tree = ast.parse(handle.read())
