@@ -63,6 +63,10 @@ next:
   description: The N of the next C(<date>-N) tag.
   type: int
   returned: success
+tag:
+  description: The next tag of the day, C(<date>-<next>).
+  type: str
+  returned: success
 """
 
 import base64
@@ -142,7 +146,8 @@ def main():
         tags = list_tags(p["registry"], p["repository"], p["username"], p["password"], p["insecure"], p["timeout"])
     except (urllib.error.URLError, OSError, ValueError, RuntimeError) as error:
         module.fail_json(msg="could not list the tags of %s/%s: %s" % (p["registry"], p["repository"], error))
-    module.exit_json(changed=False, tags=tags, next=next_number(tags, p["date"]))
+    number = next_number(tags, p["date"])
+    module.exit_json(changed=False, tags=tags, next=number, tag="%s-%d" % (p["date"], number))
 
 
 if __name__ == "__main__":
