@@ -57,6 +57,7 @@ import tarfile
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.manylinux_docker import sha256_of
 
 
 def parse_platform(platform):
@@ -67,14 +68,6 @@ def parse_platform(platform):
     if len(parts) == 3:
         result["variant"] = parts[2]
     return result
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def image_config(platform, layer_digest, cmd, env, created):
@@ -90,7 +83,7 @@ def image_config(platform, layer_digest, cmd, env, created):
 
 def write_archive(layer_tar, archive, name, platform, cmd, env, created):
     """Write a docker-archive holding `layer_tar` as the only layer; return the image id."""
-    layer_digest = sha256_file(layer_tar)
+    layer_digest = sha256_of(layer_tar)
     config = image_config(platform, layer_digest, cmd, env, created)
     config_digest = hashlib.sha256(config).hexdigest()
     manifest = json.dumps([{"Config": config_digest + ".json", "RepoTags": [name],

@@ -58,7 +58,6 @@ downloaded:
   returned: always
 """
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -66,20 +65,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
+from ansible.module_utils.manylinux_docker import sha256_of
 
 # A download writes .partial-<random> beside its target; one older than this
 # belongs to a run that died (a live one rewrites it at least every `timeout`).
 STALE_PARTIAL_SECONDS = 3600
 # Download attempts wait this long before the 2nd, 3rd, ... try.
 RETRY_DELAYS = (2, 8, 30)
-
-
-def sha256_of(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_name_error(source):

@@ -103,6 +103,7 @@ import sys
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.manylinux_docker import sha256_of
 
 # The oldest glibc minor the manylinux_2_x tags go down to, and the legacy
 # aliases (PEP 600): manylinux1 is 2.5, manylinux2010 2.12, manylinux2014 2.17.
@@ -142,14 +143,6 @@ def python_options(python):
     return options
 
 
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolution_record(cache_dir, requirements, options):
     """Where the choice of pip for this requirement file's text and these options is recorded."""
     with open(requirements, "rb") as handle:
@@ -163,7 +156,7 @@ def read_record(record, cache_dir):
     try:
         with open(record) as handle:
             chosen = json.load(handle)
-        if all(sha256(os.path.join(cache_dir, name)) == digest for name, digest in chosen):
+        if all(sha256_of(os.path.join(cache_dir, name)) == digest for name, digest in chosen):
             return chosen
     except (OSError, ValueError, TypeError):
         pass
@@ -226,8 +219,8 @@ def fetch(requirements, python, target, cache_dir, index_url="https://pypi.org/s
             for wheel in saved:
                 name = os.path.basename(wheel)
                 final = os.path.join(cache_dir, name)
-                digest = sha256(os.path.join(scratch, name))
-                if os.path.isfile(final) and sha256(final) == digest:
+                digest = sha256_of(os.path.join(scratch, name))
+                if os.path.isfile(final) and sha256_of(final) == digest:
                     os.unlink(os.path.join(scratch, name))
                 else:
                     os.replace(os.path.join(scratch, name), final)
