@@ -8,10 +8,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # base image of the policy table unless BASE_IMAGE names one.
 POLICY ?= manylinux_2_31
 ARCH ?= x86_64
-OFFLINE_BASE := manylinux-shared/base:bullseye-amd64
+OFFLINE_BASE := manylinux-shared/base:manylinux_2_31-amd64
 BASE_IMAGE ?= $(if $(filter manylinux_2_31-x86_64,$(POLICY)-$(ARCH)),$(OFFLINE_BASE))
 # manylinux_2_31 armv7l on the offline Debian 11 armhf base: `make build-armv7l`
-OFFLINE_BASE_ARMV7L := manylinux-shared/base:bullseye-armhf
+OFFLINE_BASE_ARMV7L := manylinux-shared/base:manylinux_2_31-armhf
 # Extra CA bundle for the build container's own downloads (pip): by default the
 # host's system bundle, so that a host behind a TLS-intercepting proxy builds
 # as it browses. It is never part of the image. CA_BUNDLE= turns it off.

@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import buildkit_peer  # noqa: E402
 from buildrun import REPO, docker_output, extra, playbook  # noqa: E402
 
-BASE = "manylinux-shared/base:bullseye-amd64"
+BASE = "manylinux-shared/base:manylinux_2_31-amd64"
 # the size of the offline default image on HEAD efc858f, the last commit with the role-level stage
 # cache (as the issue that asked for the engine measured it)
 BEFORE_MB = 1817

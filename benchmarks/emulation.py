@@ -29,7 +29,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from buildrun import REPO, extra, playbook  # noqa: E402
 
-BASES = {"x86_64": "manylinux-shared/base:bullseye-amd64", "armv7l": "manylinux-shared/base:bullseye-armhf"}
+BASES = {"x86_64": "manylinux-shared/base:manylinux_2_31-amd64", "armv7l": "manylinux-shared/base:manylinux_2_31-armhf"}
 
 
 LOG_DIR = re.compile(r"logs of every configure/make step: (\S+?)'?$", re.M)

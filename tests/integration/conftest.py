@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BASE = "manylinux-shared/base:bullseye-amd64"
+BASE = "manylinux-shared/base:manylinux_2_31-amd64"
 LABEL = "io.github.manylinux-shared"
 # `scripts/test long` sets it: the tests marked long run only then (they keep CI under an hour)
 LONG_TESTS = os.environ.get("MANYLINUX_LONG_TESTS") == "1"

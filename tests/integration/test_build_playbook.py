@@ -611,7 +611,7 @@ def test_containers_of_a_killed_controller_are_removed_and_never_those_of_a_live
     ("/usr/share/keyrings/debian-archive-removed-keys.gpg", "Checking Release signature"),
 ])
 def test_a_base_is_bootstrapped_only_from_a_signed_archive(image_owner, keyring, seen):
-    name = "itest/%s-base:bullseye" % image_owner
+    name = "itest/%s-base:manylinux_2_31" % image_owner
     run = ansible_playbook("playbooks/base.yml", *extra(base_image_name=name, base_keyring=keyring))
     assert run.rc != 0
     assert seen in run.output

@@ -21,8 +21,8 @@ import uuid
 import pytest
 from conftest import ROOT, ansible_playbook, containers_of, docker, extra
 
-ARMHF_BASE = "manylinux-shared/base:bullseye-armhf"
-AMD64_BASE = "manylinux-shared/base:bullseye-amd64"
+ARMHF_BASE = "manylinux-shared/base:manylinux_2_31-armhf"
+AMD64_BASE = "manylinux-shared/base:manylinux_2_31-amd64"
 
 
 def _emulation_ready():

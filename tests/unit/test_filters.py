@@ -1,11 +1,13 @@
 """Filters other than the policy lookup."""
 
 import json
+import os
 
 import pytest
-from manylinux import (AnsibleFilterError, manylinux_apt_mirror, manylinux_archive_root,
+import yaml
+from manylinux import (AnsibleFilterError, manylinux_archive_root,
                        manylinux_commit_changes, manylinux_component_labels, manylinux_cpython_tag,
-                       manylinux_interpreter_table, manylinux_options_for, manylinux_path_join,
+                       manylinux_interpreter_table, manylinux_offline_base, manylinux_options_for, manylinux_path_join,
                        manylinux_pushed_digests, manylinux_source, manylinux_sources)
 
 
@@ -75,32 +77,112 @@ def test_component_labels():
                                    "p")
 
 
-DEB822 = """Types: deb
-# http://snapshot.example/archive/debian/20250520T000000Z
-URIs: http://mirror.example/debian
+# The apt sources of each host, as its installer writes them.
+APT_SOURCES = {
+    "debian-11": ["deb http://deb.debian.org/debian bullseye main\n"
+                  "deb http://security.debian.org/debian-security bullseye-security main\n"
+                  "deb http://deb.debian.org/debian bullseye-updates main\n"],
+    "debian-12": ["# See sources.list(5)\n", """Types: deb
+# http://snapshot.debian.org/archive/debian/20250520T000000Z
+URIs: http://deb.debian.org/debian
 Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""],
+    "debian-13": ["", """Types: deb deb-src
+URIs: http://security.debian.org/debian-security
+Suites: trixie-security
 Components: main
 
 Types: deb
-URIs: http://mirror.example/debian-security
-Suites: bookworm-security
-Components: main
-"""
+URIs: https://mirror.example/debian/
+Suites: trixie trixie-updates
+Components: main non-free-firmware
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""],
+    "ubuntu-20.04": ["deb http://archive.ubuntu.com/ubuntu/ focal main restricted\n"
+                     "# deb-src http://archive.ubuntu.com/ubuntu/ focal main restricted\n"
+                     "deb http://archive.ubuntu.com/ubuntu/ focal-updates main restricted\n"
+                     "deb http://security.ubuntu.com/ubuntu focal-security main restricted\n"],
+    "ubuntu-22.04": ["deb http://security.ubuntu.com/ubuntu jammy-security main restricted\n"
+                     "deb [arch=amd64 signed-by=/usr/share/keyrings/ubuntu-archive-keyring.gpg] "
+                     "http://azure.archive.ubuntu.com/ubuntu/ jammy main restricted universe\n",
+                     "deb [arch=amd64] https://packages.microsoft.com/ubuntu/22.04/prod jammy main\n"],
+    "ubuntu-24.04": ["# Ubuntu sources have moved to /etc/apt/sources.list.d/ubuntu.sources\n", """Types: deb
+URIs: http://security.ubuntu.com/ubuntu/
+Suites: noble-security
+Components: main restricted universe multiverse
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+
+Types: deb
+URIs: http://azure.archive.ubuntu.com/ubuntu/
+Suites: noble noble-updates noble-backports
+Components: main restricted universe multiverse
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+"""],
+}
 
 
-def test_apt_mirror_from_deb822():
-    assert manylinux_apt_mirror(["", DEB822]) == "http://mirror.example/debian"
+@pytest.fixture(scope="module")
+def offline_bases():
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "inventories", "default", "group_vars", "all",
+                        "policies.yml")
+    with open(path) as handle:
+        return yaml.safe_load(handle)["build_offline_bases"]
 
 
-def test_apt_mirror_from_one_line_format_skips_security():
-    text = "deb http://security.example/debian-security bookworm-security main\n" \
-           "deb [arch=amd64] http://mirror.example/debian/ bookworm main\n"
-    assert manylinux_apt_mirror([text]) == "http://mirror.example/debian"
+@pytest.mark.parametrize("host,distribution,mirror,suite,newer", [
+    ("debian-11", "debian", "http://deb.debian.org/debian", "bullseye", "bookworm"),
+    ("debian-12", "debian", "http://deb.debian.org/debian", "bullseye", "bookworm"),
+    ("debian-13", "debian", "https://mirror.example/debian", "bullseye", "bookworm"),
+    ("ubuntu-20.04", "ubuntu", "http://archive.ubuntu.com/ubuntu", "focal", "noble"),
+    ("ubuntu-22.04", "ubuntu", "http://azure.archive.ubuntu.com/ubuntu", "focal", "noble"),
+    ("ubuntu-24.04", "ubuntu", "http://azure.archive.ubuntu.com/ubuntu", "focal", "noble"),
+])
+def test_offline_base_follows_the_hosts_archive(offline_bases, host, distribution, mirror, suite, newer):
+    base = manylinux_offline_base(APT_SOURCES[host], offline_bases, "manylinux_2_31", "amd64")
+    assert (base["distribution"], base["mirror"], base["suite"]) == (distribution, mirror, suite)
+    assert base["keyring"] == "/usr/share/keyrings/%s-archive-keyring.gpg" % distribution
+    assert manylinux_offline_base(APT_SOURCES[host], offline_bases, "newer", "amd64")["suite"] == newer
 
 
-def test_apt_mirror_missing():
-    with pytest.raises(AnsibleFilterError, match="base_mirror"):
-        manylinux_apt_mirror(["deb https://packages.example/apt stable main\n"])
+def test_offline_base_of_a_foreign_arch_on_ubuntu_comes_from_the_ports_archive(offline_bases):
+    base = manylinux_offline_base(APT_SOURCES["ubuntu-24.04"], offline_bases, "manylinux_2_31", "armhf")
+    assert base["mirror"] == "http://ports.ubuntu.com/ubuntu-ports"
+    assert "universe" in base["components"]
+    # Debian's archive holds every architecture
+    assert manylinux_offline_base(APT_SOURCES["debian-12"], offline_bases, "manylinux_2_31", "armhf")[
+        "mirror"] == "http://deb.debian.org/debian"
+
+
+def test_offline_base_mirror_and_distribution_overrides(offline_bases):
+    base = manylinux_offline_base([], offline_bases, "manylinux_2_31", "armhf",
+                                  mirror="http://local.example/ubuntu-ports/")
+    assert (base["distribution"], base["mirror"]) == ("ubuntu", "http://local.example/ubuntu-ports")
+    both = APT_SOURCES["ubuntu-22.04"] + APT_SOURCES["debian-11"]
+    assert manylinux_offline_base(both, offline_bases, "manylinux_2_31", "amd64")["distribution"] == "ubuntu"
+    assert manylinux_offline_base(both, offline_bases, "manylinux_2_31", "amd64",
+                                  distribution="debian")["mirror"] == "http://deb.debian.org/debian"
+
+
+@pytest.mark.parametrize("texts,kwargs,message", [
+    (["deb https://packages.example/apt stable main\n"], {},
+     "no debian/ubuntu archive mirror found in the apt sources \\(seen: https://packages.example/apt\\); "
+     "set base_mirror"),
+    (APT_SOURCES["debian-11"], {"distribution": "ubuntu"}, "no ubuntu archive mirror found"),
+    (APT_SOURCES["debian-11"], {"distribution": "fedora"}, "base_distribution=fedora .* choose one of: debian, ubuntu"),
+    (APT_SOURCES["debian-11"], {"release": "sid"}, "base_release=sid .* choose one of: manylinux_2_31, newer"),
+])
+def test_offline_base_refuses_what_it_cannot_bootstrap(offline_bases, texts, kwargs, message):
+    release = kwargs.pop("release", "manylinux_2_31")
+    with pytest.raises(AnsibleFilterError, match=message):
+        manylinux_offline_base(texts, offline_bases, release, "amd64", **kwargs)
 
 
 def test_tree_hash_follows_contents_and_modes(tmp_path):

@@ -128,8 +128,10 @@ def _urls_in(node):
 
 
 # Variables whose URL is no download of its own: an image label; the package
-# index (what comes from it is pinned by the requirement files' hashes).
-NOT_DOWNLOADED = {"build_image_source", "build_pip_index_url"}
+# index (what comes from it is pinned by the requirement files' hashes); the
+# archives offline bases are bootstrapped from (debootstrap checks their
+# signed Release files, test_debootstrap_checks_the_archive_signature).
+NOT_DOWNLOADED = {"build_image_source", "build_pip_index_url", "build_offline_bases"}
 
 
 def test_every_url_in_the_data_is_pinned_by_sha256():
@@ -186,7 +188,10 @@ def test_actions_collections_and_the_execution_environment_are_pinned():
 def test_debootstrap_checks_the_archive_signature():
     with open(os.path.join(ROOT, "playbooks", "base.yml")) as handle:
         text = handle.read()
-    assert "--force-check-gpg" in text and "--keyring={{ base_keyring }}" in text
+    assert "--force-check-gpg" in text and "--keyring={{ __base_keyring }}" in text
+    with open(os.path.join(ROOT, "inventories", "default", "group_vars", "all", "policies.yml")) as handle:
+        bases = yaml.safe_load(handle)["build_offline_bases"]
+    assert all(base["keyring"].startswith("/usr/share/keyrings/") for base in bases.values())
 
 
 def test_the_workflows_are_valid_github_workflows(tmp_path):
