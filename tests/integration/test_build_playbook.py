@@ -372,6 +372,15 @@ def test_wheels_come_from_the_controller_and_a_component_has_no_network(tmp_path
         assert inside.stdout.split()[-1:] == ["lo"] and "eth0" not in inside.stdout, inside.stdout
         assert docker("run", "--rm", "--entrypoint", "/bin/sh", ref, "-c",
                       "test ! -e /tmp/manylinux-build").returncode == 0
+        # the SBOM, beside the logs and in the image: the component and the wheel it installed, by its hash
+        sbom_text = (tmp_path / "logs" / build_id / "sbom.cdx.json").read_text()
+        assert docker("run", "--rm", "--entrypoint", "cat", ref, "/opt/_internal/sbom.cdx.json").stdout == sbom_text
+        listed = {c["bom-ref"]: c for c in json.loads(sbom_text)["components"]}
+        assert listed["source:wheel-probe"]["version"] == "1.0"
+        wheel = hashlib.sha256((cache / "packaging-26.3-py3-none-any.whl").read_bytes()).hexdigest()
+        assert [c["hashes"] for c in listed.values() if c["name"] == "packaging"] == [
+            [{"alg": "SHA-256", "content": wheel}]]
+        assert "os:libc6:amd64" in listed
         # an index that does not answer: the filled cache is enough
         offline = dict(values, build_pip_index_url="http://127.0.0.1:9/simple", no_cache=True)
         again = probe_build(tmp_path, build_id + "-2", image_owner, offline_base, ["wheel_probe"], **offline)
