@@ -69,14 +69,11 @@ tag:
   returned: success
 """
 
-import base64
-import json
 import re
 import urllib.error
-import urllib.parse
-import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.manylinux_registry import Registry
 
 
 def next_number(tags, date):
@@ -86,44 +83,9 @@ def next_number(tags, date):
     return max(numbers, default=0) + 1
 
 
-def _challenge(header):
-    """(scheme, {param: value}) of a WWW-Authenticate header."""
-    scheme, _, rest = (header or "").partition(" ")
-    return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
-
-
-def _basic(username, password):
-    return "Basic " + base64.b64encode(("%s:%s" % (username, password)).encode()).decode()
-
-
 def list_tags(registry, repository, username="", password="", insecure=False, timeout=30, opener=None):
     """The repository's tags ([] when the registry does not know it)."""
-    opener = opener or urllib.request.urlopen
-    url = "%s://%s/v2/%s/tags/list" % ("http" if insecure else "https", registry, repository)
-    headers = {"Accept": "application/json"}
-    for _ in range(2):
-        try:
-            with opener(urllib.request.Request(url, headers=headers), timeout=timeout) as response:
-                return sorted(json.load(response).get("tags") or [])
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return []
-            if error.code != 401 or "Authorization" in headers:
-                raise
-            scheme, params = _challenge(error.headers.get("WWW-Authenticate"))
-            if scheme == "basic":
-                headers["Authorization"] = _basic(username, password)
-            elif scheme == "bearer" and params.get("realm"):
-                query = {key: params[key] for key in ("service", "scope") if key in params}
-                query.setdefault("scope", "repository:%s:pull" % repository)
-                token_url = params["realm"] + "?" + urllib.parse.urlencode(query)
-                token_headers = {"Authorization": _basic(username, password)} if username else {}
-                with opener(urllib.request.Request(token_url, headers=token_headers), timeout=timeout) as response:
-                    answer = json.load(response)
-                headers["Authorization"] = "Bearer " + (answer.get("token") or answer.get("access_token") or "")
-            else:
-                raise
-    raise RuntimeError("the registry refused the credentials")
+    return Registry(registry, repository, username, password, insecure, timeout, opener).tags()
 
 
 def main():
@@ -144,7 +106,7 @@ def main():
         module.fail_json(msg="date=%r is not YYYY.MM.DD" % p["date"])
     try:
         tags = list_tags(p["registry"], p["repository"], p["username"], p["password"], p["insecure"], p["timeout"])
-    except (urllib.error.URLError, OSError, ValueError, RuntimeError) as error:
+    except (urllib.error.URLError, OSError, ValueError, RuntimeError, KeyError) as error:
         module.fail_json(msg="could not list the tags of %s/%s: %s" % (p["registry"], p["repository"], error))
     number = next_number(tags, p["date"])
     module.exit_json(changed=False, tags=tags, next=number, tag="%s-%d" % (p["date"], number))

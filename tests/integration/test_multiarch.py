@@ -155,6 +155,36 @@ def _registry_digest(registry, path, accept):
         return response.headers["Docker-Content-Digest"]
 
 
+def _registry_blob(registry, path):
+    request = urllib.request.Request("http://%s%s" % (registry["address"], path), headers={
+        "Authorization": "Basic " + base64.b64encode(
+            ("%s:%s" % (registry["user"], registry["password"])).encode()).decode()})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read()
+
+
+def _assert_the_sboms_are_attached(builds, registry, owner):
+    """Each arch's image has one SBOM artifact in the registry, the very file the image holds."""
+    for arch, ref in builds["refs"].items():
+        repository = "%s/manylinux_2_31_%s-shared" % (owner, arch)
+        subject = _registry_digest(registry, "/v2/%s/manifests/latest" % repository, IMAGE_MANIFEST)
+        index = _registry_get(registry, "/v2/%s/manifests/%s" % (repository, subject.replace(":", "-")),
+                              "application/vnd.oci.image.index.v1+json")
+        assert [m["artifactType"] for m in index["manifests"]] == ["application/vnd.cyclonedx+json"], index
+        artifact = _registry_get(registry, "/v2/%s/manifests/%s" % (repository, index["manifests"][0]["digest"]),
+                                 "application/vnd.oci.image.manifest.v1+json")
+        assert artifact["subject"]["digest"] == subject
+        container = docker("create", ref).stdout.strip()
+        try:
+            with tempfile.TemporaryDirectory() as scratch:
+                docker("cp", container + ":/opt/_internal/sbom.cdx.json", scratch)
+                with open(os.path.join(scratch, "sbom.cdx.json"), "rb") as handle:
+                    expected = handle.read()
+        finally:
+            docker("rm", container)
+        assert _registry_blob(registry, "/v2/%s/blobs/%s" % (repository, artifact["layers"][0]["digest"])) == expected
+
+
 IMAGE_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 LIST_MANIFEST = "application/vnd.docker.distribution.manifest.list.v2+json"
 
@@ -186,7 +216,11 @@ def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
     try:
         assert run.rc == 0, run.output[-3000:]
         tags = _registry_get(registry, "/v2/%s/manylinux_2_31_armv7l-shared/tags/list" % owner, "application/json")
-        assert sorted(tags["tags"]) == ["2026.11.25", day + "-1", "latest"]
+        pushed = _registry_digest(registry, "/v2/%s/manylinux_2_31_armv7l-shared/manifests/latest" % owner,
+                                  IMAGE_MANIFEST)
+        # the SBOM's referrers index (the tag schema: this registry has no referrers API) beside the tags
+        assert sorted(tags["tags"]) == ["2026.11.25", day + "-1", "latest", pushed.replace(":", "-")]
+        _assert_the_sboms_are_attached(two_arch_builds, registry, owner)
         # every pushed digest is in the JSON file, as the registry has it
         with open(os.path.join(logs, "publish-manylinux_2_31-%s-1.json" % day)) as handle:
             digests = json.load(handle)
@@ -205,6 +239,8 @@ def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
         assert again.rc == 0, again.output[-3000:]
         tags = _registry_get(registry, "/v2/%s/manylinux_2_31-shared/tags/list" % owner, "application/json")
         assert sorted(tags["tags"]) == ["2026.11.25", day + "-1", day + "-2", "latest"]
+        # attached once: the second publish found the same artifact
+        _assert_the_sboms_are_attached(two_arch_builds, registry, owner)
         for tag in ("2026.11.25", day + "-1", "latest"):
             index = _registry_get(registry, "/v2/%s/manylinux_2_31-shared/manifests/%s" % (owner, tag),
                                   "application/vnd.docker.distribution.manifest.list.v2+json")

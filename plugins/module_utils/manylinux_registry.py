@@ -1,0 +1,134 @@
+"""A small client of the registry HTTP API (OCI distribution), shared by the registry modules.
+
+It answers a C(Basic) or C(Bearer) challenge with the given credentials (anonymous when empty), as
+ghcr.io and a local registry ask, and never follows a redirect with them.
+"""
+
+import base64
+import hashlib
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+MANIFEST_TYPES = ", ".join([OCI_MANIFEST, OCI_INDEX, "application/vnd.docker.distribution.manifest.v2+json",
+                            "application/vnd.docker.distribution.manifest.list.v2+json"])
+
+
+def digest_of(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _challenge(header):
+    """(scheme, {param: value}) of a WWW-Authenticate header."""
+    scheme, _, rest = (header or "").partition(" ")
+    return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
+
+
+def _basic(username, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (username, password)).encode()).decode()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self):
+        return json.loads(self.body.decode() or "null")
+
+
+class Registry:
+    """One repository of one registry."""
+
+    def __init__(self, registry, repository, username="", password="", insecure=False, timeout=30, opener=None):
+        self.base = "%s://%s" % ("http" if insecure else "https", registry)
+        self.repository = repository
+        self.username, self.password, self.timeout = username, password, timeout
+        self.opener = opener or urllib.request.urlopen
+        self.authorization = None
+
+    def _token(self, params, scope):
+        query = {key: params[key] for key in ("service", "scope") if key in params}
+        query["scope"] = query.get("scope") or "repository:%s:%s" % (self.repository, scope)
+        headers = {"Authorization": _basic(self.username, self.password)} if self.username else {}
+        request = urllib.request.Request(params["realm"] + "?" + urllib.parse.urlencode(query), headers=headers)
+        with self.opener(request, timeout=self.timeout) as response:
+            answer = json.load(response)
+        return "Bearer " + (answer.get("token") or answer.get("access_token") or "")
+
+    def request(self, method, path, data=None, headers=None, scope="pull"):
+        """A Response for METHOD /v2/<repository>/<path> (or an absolute URL the registry gave); a 4xx or 5xx
+        other than an answered challenge is a Response too, for the caller to judge."""
+        url = path if re.match(r"https?://", path) else "%s/v2/%s/%s" % (self.base, self.repository, path)
+        for _ in range(2):
+            sent = dict(headers or {})
+            if self.authorization:
+                sent["Authorization"] = self.authorization
+            try:
+                request = urllib.request.Request(url, data=data, headers=sent, method=method)
+                with self.opener(request, timeout=self.timeout) as response:
+                    return Response(getattr(response, "status", 200), getattr(response, "headers", {}),
+                                    response.read())
+            except urllib.error.HTTPError as error:
+                if error.code != 401 or self.authorization:
+                    return Response(error.code, error.headers, error.read())
+                scheme, params = _challenge(error.headers.get("WWW-Authenticate"))
+                if scheme == "basic":
+                    self.authorization = _basic(self.username, self.password)
+                elif scheme == "bearer" and params.get("realm"):
+                    self.authorization = self._token(params, scope)
+                else:
+                    return Response(error.code, error.headers, b"")
+        return Response(401, {}, b"the registry refused the credentials")
+
+    def check(self, response, what):
+        """The response, or RuntimeError naming what failed and the registry's answer."""
+        if response.status >= 300:
+            raise RuntimeError("%s: HTTP %d %s" % (what, response.status, response.body[:300].decode(errors="replace")))
+        return response
+
+    def tags(self):
+        """The repository's tags ([] when the registry does not know it)."""
+        response = self.request("GET", "tags/list", headers={"Accept": "application/json"})
+        if response.status == 404:
+            return []
+        return sorted(self.check(response, "tags of " + self.repository).json().get("tags") or [])
+
+    def descriptor(self, reference):
+        """The descriptor (mediaType, digest, size) of the manifest at a tag or digest; None if there is none."""
+        response = self.request("HEAD", "manifests/" + reference, headers={"Accept": MANIFEST_TYPES})
+        if response.status == 404:
+            return None
+        self.check(response, "manifest %s of %s" % (reference, self.repository))
+        return {"mediaType": response.headers["Content-Type"].split(";")[0].strip(),
+                "digest": response.headers["Docker-Content-Digest"], "size": int(response.headers["Content-Length"])}
+
+    def manifest(self, reference, accept=MANIFEST_TYPES):
+        """The manifest at a tag or digest (parsed JSON); None if there is none."""
+        response = self.request("GET", "manifests/" + reference, headers={"Accept": accept})
+        if response.status == 404:
+            return None
+        return self.check(response, "manifest %s of %s" % (reference, self.repository)).json()
+
+    def put_blob(self, data):
+        """Upload a blob unless the repository has it; its digest, and whether it was uploaded."""
+        digest = digest_of(data)
+        if self.request("HEAD", "blobs/" + digest, scope="pull,push").status == 200:
+            return digest, False
+        started = self.check(self.request("POST", "blobs/uploads/", data=b"", scope="pull,push"),
+                             "upload to " + self.repository)
+        location = urllib.parse.urljoin(self.base + "/", started.headers["Location"])
+        location += ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": digest})
+        self.check(self.request("PUT", location, data=data, scope="pull,push",
+                                headers={"Content-Type": "application/octet-stream"}), "blob " + digest)
+        return digest, True
+
+    def put_manifest(self, reference, manifest, media_type):
+        """PUT a manifest (bytes) at a tag or its digest; the Response (its headers say OCI-Subject)."""
+        return self.check(self.request("PUT", "manifests/" + reference, data=manifest, scope="pull,push",
+                                       headers={"Content-Type": media_type}),
+                          "manifest %s of %s" % (reference, self.repository))
