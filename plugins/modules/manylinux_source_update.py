@@ -39,14 +39,15 @@ description:
     so that the source keys the roles use stay declared.
   - Check mode only reports. Otherwise every file is rewritten only when every download and check
     passed, each through a temporary file renamed over it, so a failure leaves every file as it was.
-  - Bad options fail before any request, naming the rule and the choices.
+  - Bad options fail before any request, naming the rule and the choices. An upstream that cannot
+    be read fails the module after every upstream was asked, naming each, with nothing rewritten.
 options:
   sources_file:
     description: The source table (inventories/default/group_vars/all/sources.yml).
     type: path
     required: true
   requirement_files:
-    description: Hashed requirement files whose pins move.
+    description: Hashed requirement files whose pins move; an item with C(*) is a glob pattern.
     type: list
     elements: path
     default: []
@@ -125,7 +126,7 @@ RETURN = r"""
 sources:
   description:
     - One item per tracked entry of the source table. C(status) is one of C(current), C(update),
-      C(held) or C(skipped). C(key), C(name), C(version), C(newest) (the newest release of its series
+      C(held), C(skipped) or C(error). C(key), C(name), C(version), C(newest) (the newest release of its series
       upstream, when there is one) and C(reason) are always set. An update also has C(new_key),
       C(file), C(url), C(sha256), C(kept) (the old entry stays) and C(verified) (the checks that passed,
       empty when none did).
@@ -139,12 +140,17 @@ not_verified:
   description: Keys taken without a passing check (O(unverified_ok)) and why each check failed.
   type: list
   returned: always
+summary:
+  description: One line per tracked entry and per moved pin, for people.
+  type: list
+  returned: always
 rewritten:
   description: Files rewritten by this run (none in check mode).
   type: list
   returned: always
 """
 
+import glob
 import hashlib
 import json
 import os
@@ -214,7 +220,10 @@ def option_errors(params):
     for ref in params["references"]:
         if not all(ref.get(f) for f in ("name", "file", "line")) or "{version}" not in str(ref.get("line")):
             errors.append("references: %r needs name, file and line (a regular expression with {version})" % (ref,))
-    paths = [params["sources_file"]] + list(params["requirement_files"]) + list(params["override_files"])
+    errors.extend("requirement_files: %s matches no file" % p for p in params["requirement_files"]
+                  if "*" in p and not glob.glob(p))
+    paths = [params["sources_file"]] + [p for p in params["requirement_files"] if "*" not in p]
+    paths += list(params["override_files"])
     paths += [r["file"] for r in params["references"] if r.get("file")]
     errors.extend("%s does not exist" % p for p in paths if not os.path.isfile(p))
     return errors
@@ -436,8 +445,15 @@ def plan_sources(params, text):
                 (newest_of[(name, series(version))][0],) + series(version)))
             continue
         if name not in cache:
-            cache[name] = upstream_releases(name, params["components"][name], params["upstreams"], params["timeout"])
+            try:
+                cache[name] = upstream_releases(name, params["components"][name], params["upstreams"],
+                                                params["timeout"])
+            except UpdateError as exc:
+                cache[name] = exc
         ups = cache[name]
+        if isinstance(ups, UpdateError):
+            item.update(status="error", reason=str(ups))
+            continue
         in_series = sorted((v for v in ups if series(v) == series(version)), key=vkey)
         item["newest"] = in_series[-1] if in_series else None
         if not in_series or vkey(in_series[-1]) <= vkey(version):
@@ -463,11 +479,21 @@ def plan_sources(params, text):
     return lines, entries, plan
 
 
+def requirement_paths(patterns):
+    """The files of `patterns` (paths, or glob patterns with *), each once, in order."""
+    out = []
+    for pattern in patterns:
+        for path in (sorted(glob.glob(pattern)) if "*" in pattern else [pattern]):
+            if path not in out:
+                out.append(path)
+    return out
+
+
 def plan_requirements(params):
     """[(path, items, moves)] for each requirement file, the moved pins' blocks rewritten."""
     pages, out = {}, []
     index = params["upstreams"].get("pypi")
-    for path in params["requirement_files"]:
+    for path in requirement_paths(params["requirement_files"]):
         with open(path) as handle:
             text = handle.read()
         try:
@@ -528,12 +554,39 @@ def write_atomically(path, text):
         raise
 
 
+def summary(result, check_mode):
+    lines = []
+    for item in result["sources"]:
+        if item["status"] == "update":
+            line = "%s: %s %s (%s)" % (item["key"], "would move to" if check_mode else "moved to",
+                                       item["new_version"], item["reason"])
+            if not check_mode:
+                line += "; checked: %s" % ("; ".join(item.get("verified") or []) or "NOT VERIFIED (unverified_ok)")
+        else:
+            line = "%s: %s (%s)" % (item["key"], item["status"], item["reason"])
+        lines.append(line)
+    for move in result["requirements"]:
+        lines.append("%s: %s %s -> %s (sha256 of its %s from the index)" % (
+            move["file"], move["name"], move["version"], move["newest"], " and ".join(move["kinds"])))
+    return lines
+
+
 def run(params, check_mode):
     """The module's work; returns its result dict, raises UpdateError with nothing written."""
+    result = _run(params, check_mode)
+    result["summary"] = summary(result, check_mode)
+    return result
+
+
+def _run(params, check_mode):
     with open(params["sources_file"]) as handle:
         text = handle.read()
     lines, entries, plan = plan_sources(params, text)
     requirements = plan_requirements(params)
+    failed = [p for p in plan if p["status"] == "error"]
+    if failed:
+        raise UpdateError("nothing was rewritten, an upstream cannot be read: " + " | ".join(
+            "%s: %s" % (p["key"], p["reason"]) for p in failed))
     updates = [p for p in plan if p["status"] == "update"]
     result = {"sources": plan, "requirements": [m for r in requirements for m in r[3]], "not_verified": [],
               "rewritten": []}

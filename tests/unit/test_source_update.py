@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 
@@ -25,7 +26,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SOURCES = "inventories/default/group_vars/all/sources.yml"
 COPIED = [SOURCES, "tests/offline.yml", "roles/interpreters/defaults/main.yml",
           "roles/cpython_shared/defaults/main.yml", "roles/openssl35/defaults/main.yml",
-          "roles/toolchain/defaults/main.yml", "roles/interpreters/files/requirements-3.9.txt"]
+          "roles/toolchain/defaults/main.yml", "roles/interpreters/files/requirements-3.9.txt",
+          "roles/openssl35/meta/argument_specs.yml"]
 TARBALLS = {"Python-3.13.15.tar.xz": b"cpython 3.13.15", "openssl-3.5.8.tar.gz": b"openssl 3.5.8",
             "sqlite-autoconf-3530500.tar.gz": b"sqlite 3.53.5"}
 
@@ -318,3 +320,50 @@ def test_module_utils_hashes_from_a_fake_index(upstream):
     assert pins.hashes("pip", "26.0.2", index=base, kinds=("wheel",)) == ["2" * 64]
     with pytest.raises(pins.PinError, match="pip==9.9 has no files"):
         pins.hashes("pip", "9.9", index=base)
+
+
+def test_the_playbook_reports_in_check_mode_and_rewrites_without_it(project, upstream, gpg_key, tmp_path):
+    base = upstream[1]
+    extra = {
+        "update_sources_root": str(project),
+        "update_sources_python_org": base, "update_sources_github": base, "update_sources_sqlite": base,
+        "update_sources_pypi": base + "/simple",
+        "update_sources_pgp_keys": {n: {"keyring": gpg_key[2], "fingerprints": [gpg_key[1]]} for n in ("cpython", "openssl")},
+        "update_sources_requirement_files": [str(project / "roles/interpreters/files/requirements-3.9.txt")],
+        "update_sources_cache_dir": "",
+    }
+    (tmp_path / "extra.json").write_text(json.dumps(extra))
+    before = snapshot(project)
+
+    def play(*args):
+        return subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "playbooks/update_sources.yml",
+                               "-e", "@%s" % (tmp_path / "extra.json"), *args],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    checked = play("--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "cpython-3.13.14: would move to 3.13.15" in checked.stdout
+    assert "sqlite-3.53.4: held" in checked.stdout
+    assert snapshot(project) == before
+    done = play()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "openssl-3.5.7: moved to 3.5.8" in done.stdout and "checked: pgp: good signature" in done.stdout
+    assert 'openssl35_version: "3.5.8"' in (project / "roles/openssl35/defaults/main.yml").read_text()
+    assert 'default: "3.5.8"' in (project / "roles/openssl35/meta/argument_specs.yml").read_text()
+
+
+def test_an_upstream_that_cannot_be_read_is_named_and_nothing_is_written(project, upstream, gpg_key):
+    upstreams = dict(params(project, upstream[1], gpg_key)["upstreams"], github="http://127.0.0.1:9")
+    before = snapshot(project)
+    for check_mode in (True, False):
+        with pytest.raises(update.UpdateError) as err:
+            update.run(params(project, upstream[1], gpg_key, upstreams=upstreams), check_mode=check_mode)
+        assert "openssl-3.5.7: cannot read http://127.0.0.1:9/repos/openssl/openssl/releases" in str(err.value)
+    assert snapshot(project) == before
+
+
+def test_requirement_globs_are_expanded_and_one_matching_nothing_is_an_error(project, gpg_key):
+    pattern = str(project / "roles/*/files/requirements*.txt")
+    assert update.requirement_paths([pattern, pattern]) == [str(project / "roles/interpreters/files/requirements-3.9.txt")]
+    errors = update.option_errors(params(project, "http://127.0.0.1:9", gpg_key,
+                                         requirement_files=[str(project / "nothing/*.txt")]))
+    assert errors == ["requirement_files: %s matches no file" % (project / "nothing/*.txt")]
