@@ -1,0 +1,673 @@
+#!/usr/bin/python
+"""The pin updater: newest patch releases of the source table and of the hashed requirement files."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: manylinux_source_update
+short_description: Move the pins of the source table and the requirement files to the newest patch releases
+description:
+  - For each entry of the source table (C(build_sources)) whose C(name) has an upstream in O(components),
+    asks that upstream for its releases and picks the newest final release of the same major.minor
+    (3.13.14 may become 3.13.15, never 3.14.0, never a pre-release). Of several entries of one series
+    only the newest is moved; older ones (such as cpython-3.9.2 beside cpython-3.9.25) stay as they are.
+  - Upstream kinds, each with its base URL in O(upstreams) so that tests serve a fake one.
+    C(python.org) reads the release list of C(/api/v2/downloads/release/) and downloads
+    C(/ftp/python/X.Y.Z/Python-X.Y.Z.tar.xz).
+    C(github) reads C(/repos/OWNER/NAME/releases) (drafts and pre-releases left out) and downloads the
+    release's asset. C(sqlite) reads the machine-readable C(PRODUCT,version,path,size,sha3) lines of
+    C(/download.html).
+  - Each new tarball is downloaded into a scratch directory and checked by the methods its component
+    lists in C(signature), in order, until one passes. C(pgp) runs gpg against the keyring and the
+    fingerprints of O(pgp_keys) in a temporary GNUPGHOME, with upstream's detached C(.asc) signature.
+    C(sha3-page) compares the file with the sha3-256 of sqlite's download page (sqlite publishes no
+    signature, so this checks integrity against upstream's page, not a signature). C(sigstore) is
+    never passed by this module, because this controller has no sigstore client with a trusted root
+    it could use offline. It is named as not verified and the next method is tried. A new release
+    no method passes is refused, unless its component is in O(unverified_ok), and then it is
+    reported as not verified.
+  - Each pin C(NAME==VERSION) of O(requirement_files) moves to the newest release on the package
+    index (PyPI's simple JSON API, the lookup of module_utils manylinux_pins that
+    scripts/pin-requirements uses) in the series O(pypi_keep) says, with the sha256 of the same kinds
+    of files (wheels, sdist) the pin had. Other lines (comments, C(# via)) stay as they are.
+  - An entry that an override file (O(override_files), C(build_source_overrides)) replaces by another
+    tarball, such as a Debian repack, is held. It follows Debian, not upstream, and is reported with
+    the upstream release it could move to. An entry whose version or key an override file names
+    otherwise (tests/offline.yml lists interpreters it has tarballs of) stays in the table, and the
+    new entry is added after it. Every other moved entry is replaced.
+  - The lines of O(references) that name a moved entry's version (role defaults) are rewritten too,
+    so that the source keys the roles use stay declared.
+  - Check mode only reports. Otherwise every file is rewritten only when every download and check
+    passed, each through a temporary file renamed over it, so a failure leaves every file as it was.
+  - Bad options fail before any request, naming the rule and the choices. An upstream that cannot
+    be read fails the module after every upstream was asked, naming each, with nothing rewritten.
+options:
+  sources_file:
+    description: The source table (inventories/default/group_vars/all/sources.yml).
+    type: path
+    required: true
+  requirement_files:
+    description: Hashed requirement files whose pins move; an item with C(*) is a glob pattern.
+    type: list
+    elements: path
+    default: []
+  components:
+    description:
+      - Source name to its upstream. C(kind) is C(python.org), C(github) or C(sqlite).
+        C(signature) is the list of checks, each C(pgp), C(sigstore) or C(sha3-page).
+        C(github) also needs C(repo) (OWNER/NAME), C(tag) and C(asset), templates with C({version}).
+        C(sqlite) needs C(asset), a regular expression matching the file's path on the page.
+    type: dict
+    required: true
+  upstreams:
+    description: Base URL of each upstream kind (C(python.org), C(github), C(sqlite)) and of C(pypi), the simple index.
+    type: dict
+    required: true
+  pgp_keys:
+    description:
+      - Source name to C(keyring) (a file of upstream's public keys) and C(fingerprints) (the keys whose
+        signatures count). A missing keyring fails the check, naming the file.
+    type: dict
+    default: {}
+  override_files:
+    description: Files whose C(build_source_overrides) hold entries, and whose text keeps old entries.
+    type: list
+    elements: path
+    default: []
+  references:
+    description:
+      - Lines naming the version of a source, rewritten when it moves. Each has C(name) (the source
+        name), C(file) and C(line), a regular expression with C({version}) matching the whole line.
+    type: list
+    elements: dict
+    default: []
+  pypi_keep:
+    description: C(minor) keeps each Python package's major.minor, C(major) its major version only.
+    type: str
+    choices: [minor, major]
+    default: minor
+  unverified_ok:
+    description: Source names whose new releases may be taken when no check passes; reported as not verified.
+    type: list
+    elements: str
+    default: []
+  cache_dir:
+    description: When set, verified downloads are moved into this source cache (the build need not fetch them).
+    type: path
+  timeout:
+    description: Seconds a request may stall.
+    type: int
+    default: 60
+"""
+
+EXAMPLES = r"""
+- name: Report newer patch releases without changing anything
+  manylinux_source_update:
+    sources_file: inventories/default/group_vars/all/sources.yml
+    requirement_files: [requirements.txt]
+    components:
+      openssl:
+        kind: github
+        repo: openssl/openssl
+        tag: openssl-{version}
+        asset: openssl-{version}.tar.gz
+        signature: [pgp]
+    upstreams:
+      github: https://api.github.com
+      pypi: https://pypi.org/simple
+    pgp_keys:
+      openssl:
+        keyring: keys/openssl.asc
+        fingerprints: [BA5473A2B0587B07FB27CF2D216094DFD0CB81EF]
+  check_mode: true
+"""
+
+RETURN = r"""
+sources:
+  description:
+    - One item per tracked entry of the source table. C(status) is one of C(current), C(update),
+      C(held), C(skipped) or C(error). C(key), C(name), C(version), C(newest) (the newest release of its series
+      upstream, when there is one) and C(reason) are always set. An update also has C(new_key),
+      C(file), C(url), C(sha256), C(kept) (the old entry stays) and C(verified) (the checks that passed,
+      empty when none did).
+  type: list
+  returned: always
+requirements:
+  description: One item per moved pin, with C(file), C(name), C(version) and C(newest).
+  type: list
+  returned: always
+not_verified:
+  description: Keys taken without a passing check (O(unverified_ok)) and why each check failed.
+  type: list
+  returned: always
+summary:
+  description: One line per tracked entry and per moved pin, for people.
+  type: list
+  returned: always
+rewritten:
+  description: Files rewritten by this run (none in check mode).
+  type: list
+  returned: always
+"""
+
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
+from ansible.module_utils.manylinux_docker import sha256_of
+from ansible.module_utils.manylinux_pins import (
+    PinError, hashes, index_files, kinds_of, newest_in_series, parse_requirements, pin_digests, releases,
+    render_pin, render_requirements)
+
+KINDS = ("python.org", "github", "sqlite")
+SIGNATURES = ("pgp", "sigstore", "sha3-page")
+KIND_FIELDS = {"python.org": (), "github": ("repo", "tag", "asset"), "sqlite": ("asset",)}
+FINAL = re.compile(r"^\d+\.\d+\.\d+$")
+SQLITE_LINE = re.compile(r"^PRODUCT,(\d+\.\d+\.\d+),([^,]+),(\d+),([0-9a-f]{64})\s*$", re.M)
+
+
+class UpdateError(Exception):
+    pass
+
+
+def vkey(version):
+    return tuple(int(p) for p in version.split("."))
+
+
+def series(version):
+    return vkey(version)[:2]
+
+
+# ---------------------------------------------------------------- options
+
+
+def option_errors(params):
+    """Every rule the options break, before any request."""
+    errors = []
+    upstreams = params["upstreams"] or {}
+    for name, comp in sorted((params["components"] or {}).items()):
+        if not isinstance(comp, dict):
+            errors.append("components.%s must be a dict with kind and signature" % name)
+            continue
+        kind = comp.get("kind")
+        if kind not in KINDS:
+            errors.append("components.%s: kind %r is not one of %s" % (name, kind, ", ".join(KINDS)))
+            continue
+        checks = comp.get("signature")
+        if not isinstance(checks, list) or not checks or any(c not in SIGNATURES for c in checks):
+            errors.append("components.%s: signature %r must be a non-empty list of %s" % (
+                name, checks, ", ".join(SIGNATURES)))
+        for field in KIND_FIELDS[kind]:
+            if not comp.get(field):
+                errors.append("components.%s: kind %s needs %s" % (name, kind, field))
+        if not upstreams.get(kind):
+            errors.append("components.%s: upstreams has no base URL for kind %s (upstreams: %s)" % (
+                name, kind, ", ".join(sorted(upstreams)) or "none"))
+        if "pgp" in (checks or []) and name not in (params["pgp_keys"] or {}):
+            errors.append("components.%s: signature pgp needs pgp_keys.%s (keyring, fingerprints)" % (name, name))
+    for name, key in sorted((params["pgp_keys"] or {}).items()):
+        if not isinstance(key, dict) or not key.get("keyring") or not key.get("fingerprints"):
+            errors.append("pgp_keys.%s needs keyring (a file) and fingerprints (a list)" % name)
+    if params["requirement_files"] and not upstreams.get("pypi"):
+        errors.append("requirement_files need upstreams.pypi, the simple index's base URL")
+    for ref in params["references"]:
+        if not all(ref.get(f) for f in ("name", "file", "line")) or "{version}" not in str(ref.get("line")):
+            errors.append("references: %r needs name, file and line (a regular expression with {version})" % (ref,))
+    errors.extend("requirement_files: %s matches no file" % p for p in params["requirement_files"]
+                  if "*" in p and not glob.glob(p))
+    paths = [params["sources_file"]] + [p for p in params["requirement_files"] if "*" not in p]
+    paths += list(params["override_files"])
+    paths += [r["file"] for r in params["references"] if r.get("file")]
+    errors.extend("%s does not exist" % p for p in paths if not os.path.isfile(p))
+    return errors
+
+
+# ---------------------------------------------------------------- the source table
+
+
+def table_entries(text):
+    """{key: (first line, end line, fields)} of the build_sources block, line-based (comments stay)."""
+    lines = text.split("\n")
+    entries, inside, key = {}, False, None
+    for number, line in enumerate(lines):
+        if re.match(r"^build_sources:\s*$", line):
+            inside = True
+            continue
+        if not inside:
+            continue
+        if line and not line.startswith(" ") and not line.startswith("#"):
+            break
+        match = re.match(r"^  ([A-Za-z0-9][A-Za-z0-9._+-]*):\s*$", line)
+        if match:
+            key = match.group(1)
+            entries[key] = [number, number + 1, {}]
+            continue
+        field = re.match(r"^    ([a-z0-9_]+):\s*(.*?)\s*$", line)
+        if field and key:
+            entries[key][1] = number + 1
+            entries[key][2][field.group(1)] = field.group(2)
+        elif line.strip() and not line.startswith("    "):
+            key = None
+    return lines, entries
+
+
+def unquote(value):
+    return value[1:-1] if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"" else value
+
+
+def new_block(lines, first, end, old_key, new):
+    """The entry's lines with key, version, file, url and sha256 set to `new`'s."""
+    out = []
+    for line in lines[first:end]:
+        if line.strip() == "%s:" % old_key:
+            out.append("  %s:" % new["new_key"])
+            continue
+        field = re.match(r"^(    ([a-z0-9_]+):\s*)(.*?)\s*$", line)
+        if field and field.group(2) in ("version", "file", "url", "sha256"):
+            old = field.group(3)
+            value = new[field.group(2)]
+            if old[:1] in "'\"" and old[:1]:
+                value = old[0] + value + old[0]
+            out.append(field.group(1) + value)
+        else:
+            out.append(line)
+    return out
+
+
+# ---------------------------------------------------------------- upstreams
+
+
+def fetch_text(url, timeout, accept=None):
+    headers = {"Accept": accept} if accept else {}
+    try:
+        return open_url(url, timeout=timeout, headers=headers, follow_redirects="all").read().decode("utf-8")
+    except Exception as exc:  # noqa: BLE001 - one clear message per request
+        raise UpdateError("cannot read %s: %s" % (url, exc))
+
+
+def fetch_json(url, timeout, accept="application/json"):
+    text = fetch_text(url, timeout, accept)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UpdateError("%s is not JSON: %s" % (url, exc))
+
+
+def upstream_releases(name, comp, upstreams, timeout):
+    """{version: {"url": ..., "signature_url": ..., "sha3": ...}} of the final releases upstream."""
+    base = upstreams[comp["kind"]].rstrip("/")
+    found = {}
+    if comp["kind"] == "python.org":
+        for release in fetch_json(base + "/api/v2/downloads/release/", timeout):
+            match = re.match(r"^Python (\d+\.\d+\.\d+)$", str(release.get("name", "")))
+            if match and release.get("is_published", True) and not release.get("pre_release"):
+                version = match.group(1)
+                url = "%s/ftp/python/%s/Python-%s.tar.xz" % (base, version, version)
+                found[version] = {"url": url, "file": "Python-%s.tar.xz" % version,
+                                  "asc": url + ".asc", "sigstore": url + ".sigstore"}
+    elif comp["kind"] == "github":
+        data = fetch_json("%s/repos/%s/releases?per_page=100" % (base, comp["repo"]), timeout,
+                          "application/vnd.github+json")
+        tag = re.compile("^" + re.escape(comp["tag"]).replace(re.escape("{version}"), r"(\d+\.\d+\.\d+)") + "$")
+        for release in data:
+            match = tag.match(str(release.get("tag_name", "")))
+            if not match or release.get("draft") or release.get("prerelease"):
+                continue
+            version = match.group(1)
+            assets = {a.get("name"): a.get("browser_download_url") for a in release.get("assets", [])}
+            wanted = comp["asset"].replace("{version}", version)
+            if assets.get(wanted):
+                found[version] = {"url": assets[wanted], "file": wanted, "asc": assets.get(wanted + ".asc")}
+    elif comp["kind"] == "sqlite":
+        page = fetch_text(base + "/download.html", timeout)
+        for version, path, _, sha3 in SQLITE_LINE.findall(page):
+            if re.search(comp["asset"], path):
+                found[version] = {"url": "%s/%s" % (base, path), "file": path.rsplit("/", 1)[-1], "sha3": sha3}
+    return {v: r for v, r in found.items() if FINAL.match(v)}
+
+
+# ---------------------------------------------------------------- checks
+
+
+def download(url, dest, timeout):
+    try:
+        response = open_url(url, timeout=timeout, follow_redirects="all")
+        with open(dest, "wb") as out:
+            shutil.copyfileobj(response, out)
+    except Exception as exc:  # noqa: BLE001
+        raise UpdateError("cannot download %s: %s" % (url, exc))
+
+
+def check_pgp(path, release, key, scratch, timeout):
+    if not release.get("asc"):
+        raise UpdateError("pgp: upstream publishes no .asc signature for %s" % os.path.basename(path))
+    keyring = key["keyring"]
+    if not os.path.isfile(keyring):
+        raise UpdateError("pgp: the keyring %s does not exist (put upstream's public release key there; "
+                          "fingerprints accepted: %s)" % (keyring, ", ".join(key["fingerprints"])))
+    signature = path + ".asc"
+    download(release["asc"], signature, timeout)
+    home = tempfile.mkdtemp(prefix="gnupg-", dir=scratch)
+    os.chmod(home, 0o700)
+    env = dict(os.environ, GNUPGHOME=home)
+    imported = subprocess.run(["gpg", "--batch", "--quiet", "--import", keyring], env=env, capture_output=True)
+    if imported.returncode != 0:
+        raise UpdateError("pgp: gpg cannot import %s: %s" % (keyring, imported.stderr.decode("utf-8", "replace").strip()))
+    proc = subprocess.run(["gpg", "--batch", "--status-fd", "1", "--verify", signature, path], env=env,
+                          capture_output=True)
+    status = proc.stdout.decode("utf-8", "replace")
+    allowed = {re.sub(r"\s", "", f).upper() for f in key["fingerprints"]}
+    for match in re.finditer(r"^\[GNUPG:\] VALIDSIG (\S+) .* (\S+)$", status, re.M):
+        if proc.returncode == 0 and "[GNUPG:] GOODSIG" in status and ({match.group(1), match.group(2)} & allowed):
+            return "pgp: good signature by %s" % match.group(2)
+    raise UpdateError("pgp: no good signature of %s by a key of %s (%s): %s" % (
+        os.path.basename(path), keyring, ", ".join(sorted(allowed)),
+        proc.stderr.decode("utf-8", "replace").strip().replace("\n", "; ") or "no valid signature"))
+
+
+def check_sha3(path, release):
+    digest = hashlib.sha3_256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if not release.get("sha3"):
+        raise UpdateError("sha3-page: the download page gives no sha3-256 for %s" % os.path.basename(path))
+    if digest.hexdigest() != release["sha3"]:
+        raise UpdateError("sha3-page: %s has sha3-256 %s, the download page says %s" % (
+            os.path.basename(path), digest.hexdigest(), release["sha3"]))
+    return "sha3-page: sha3-256 equals the download page's (integrity, not a signature)"
+
+
+def check_sigstore(path, release):
+    raise UpdateError("sigstore: not verified (this updater has no sigstore client with a trusted root "
+                      "it can use offline; the bundle %s is not checked)" % (release.get("sigstore") or "-"))
+
+
+def verify(path, name, comp, release, params, scratch):
+    """(passed checks, failures) of the checks of `comp`, in order, stopping at the first that passes."""
+    failures = []
+    for check in comp["signature"]:
+        try:
+            if check == "pgp":
+                return [check_pgp(path, release, params["pgp_keys"][name], scratch, params["timeout"])], failures
+            if check == "sha3-page":
+                return [check_sha3(path, release)], failures
+            check_sigstore(path, release)
+        except UpdateError as exc:
+            failures.append(str(exc))
+    return [], failures
+
+
+# ---------------------------------------------------------------- planning
+
+
+def held_keys(override_files):
+    import yaml
+    held, texts = {}, {}
+    for path in override_files:
+        with open(path) as handle:
+            texts[path] = handle.read()
+        data = yaml.safe_load(texts[path]) or {}
+        for key in (data.get("build_source_overrides") or {}):
+            held.setdefault(key, path)
+    return held, texts
+
+
+def plan_sources(params, text):
+    lines, entries = table_entries(text)
+    held, override_texts = held_keys(params["override_files"])
+    newest_of = {}
+    for key, (_, _, fields) in entries.items():
+        name, version = unquote(fields.get("name", "")), unquote(fields.get("version", ""))
+        if name in params["components"] and FINAL.match(version):
+            group = (name, series(version))
+            if group not in newest_of or vkey(version) > vkey(newest_of[group][1]):
+                newest_of[group] = (key, version)
+    cache, plan = {}, []
+    for key, (_, _, fields) in entries.items():
+        name, version = unquote(fields.get("name", "")), unquote(fields.get("version", ""))
+        if name not in params["components"]:
+            continue
+        item = {"key": key, "name": name, "version": version, "newest": None}
+        plan.append(item)
+        if not FINAL.match(version):
+            item.update(status="skipped", reason="version %s is not X.Y.Z" % version)
+            continue
+        if newest_of[(name, series(version))][0] != key:
+            item.update(status="skipped", reason="%s is the newest pin of series %d.%d" % (
+                (newest_of[(name, series(version))][0],) + series(version)))
+            continue
+        if name not in cache:
+            try:
+                cache[name] = upstream_releases(name, params["components"][name], params["upstreams"],
+                                                params["timeout"])
+            except UpdateError as exc:
+                cache[name] = exc
+        ups = cache[name]
+        if isinstance(ups, UpdateError):
+            item.update(status="error", reason=str(ups))
+            continue
+        in_series = sorted((v for v in ups if series(v) == series(version)), key=vkey)
+        item["newest"] = in_series[-1] if in_series else None
+        if not in_series or vkey(in_series[-1]) <= vkey(version):
+            newer = sorted((v for v in ups if vkey(v) > vkey(version)), key=vkey)
+            item.update(status="current", reason="newest of series %d.%d upstream%s" % (
+                series(version) + ((" (upstream also has %s, another series)" % newer[-1]) if newer else "",)))
+            continue
+        new_version = in_series[-1]
+        new_key = "%s-%s" % (name, new_version)
+        if key in held:
+            item.update(status="held", reason="overridden in %s (a repack that follows Debian, not upstream); "
+                        "upstream has %s" % (held[key], new_version))
+            continue
+        if new_key in entries:
+            item.update(status="skipped", reason="%s is in the table already" % new_key)
+            continue
+        release = ups[new_version]
+        kept = sorted(p for p, t in override_texts.items() if key in t or '"%s"' % version in t)
+        item.update(status="update", new_key=new_key, new_version=new_version, file=release["file"],
+                    url=release["url"], release=release, kept=kept,
+                    reason=("kept for %s; %s added after it" % (", ".join(kept), new_key)) if kept else
+                    "replaced by %s" % new_key)
+    return lines, entries, plan
+
+
+def requirement_paths(patterns):
+    """The files of `patterns` (paths, or glob patterns with *), each once, in order."""
+    out = []
+    for pattern in patterns:
+        for path in (sorted(glob.glob(pattern)) if "*" in pattern else [pattern]):
+            if path not in out:
+                out.append(path)
+    return out
+
+
+def plan_requirements(params):
+    """[(path, items, moves)] for each requirement file, the moved pins' blocks rewritten."""
+    pages, out = {}, []
+    index = params["upstreams"].get("pypi")
+    for path in requirement_paths(params["requirement_files"]):
+        with open(path) as handle:
+            text = handle.read()
+        try:
+            items = parse_requirements(text, path)
+            moves = []
+            for number, item in enumerate(items):
+                if item[0] != "pin":
+                    continue
+                _, name, version, lines = item
+                if name not in pages:
+                    pages[name] = index_files(name, index, params["timeout"])
+                newest = newest_in_series(version, releases(pages[name]), params["pypi_keep"])
+                if newest is None:
+                    continue
+                kinds = kinds_of(pages[name], pin_digests(lines)) or ("wheel", "sdist")
+                digests = hashes(name, str(newest), index, page=pages[name], kinds=kinds)
+                items[number] = ("pin", name, str(newest), render_pin(name, str(newest), digests))
+                moves.append({"file": path, "name": name, "version": version, "newest": str(newest),
+                              "kinds": list(kinds)})
+        except PinError as exc:
+            raise UpdateError(str(exc))
+        out.append((path, text, render_requirements(items), moves))
+    return out
+
+
+def rewrite_references(params, updates):
+    """{path: new text} of the reference files that name a moved version."""
+    texts = {}
+    for ref in params["references"]:
+        for update in updates:
+            if update["name"] != ref["name"]:
+                continue
+            path = ref["file"]
+            if path not in texts:
+                with open(path) as handle:
+                    texts[path] = handle.read()
+            pattern = re.compile(ref["line"].replace("{version}", re.escape(update["version"])))
+            lines = texts[path].split("\n")
+            for number, line in enumerate(lines):
+                if pattern.fullmatch(line):
+                    lines[number] = line.replace(update["version"], update["new_version"])
+                    update.setdefault("references", []).append(path)
+            texts[path] = "\n".join(lines)
+    return texts
+
+
+def write_atomically(path, text):
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".update-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def summary(result, check_mode):
+    lines = []
+    for item in result["sources"]:
+        if item["status"] == "update":
+            line = "%s: %s %s (%s)" % (item["key"], "would move to" if check_mode else "moved to",
+                                       item["new_version"], item["reason"])
+            if not check_mode:
+                line += "; checked: %s" % ("; ".join(item.get("verified") or []) or "NOT VERIFIED (unverified_ok)")
+        else:
+            line = "%s: %s (%s)" % (item["key"], item["status"], item["reason"])
+        lines.append(line)
+    for move in result["requirements"]:
+        lines.append("%s: %s %s -> %s (sha256 of its %s from the index)" % (
+            move["file"], move["name"], move["version"], move["newest"], " and ".join(move["kinds"])))
+    return lines
+
+
+def run(params, check_mode):
+    """The module's work; returns its result dict, raises UpdateError with nothing written."""
+    result = _run(params, check_mode)
+    result["summary"] = summary(result, check_mode)
+    return result
+
+
+def _run(params, check_mode):
+    with open(params["sources_file"]) as handle:
+        text = handle.read()
+    lines, entries, plan = plan_sources(params, text)
+    requirements = plan_requirements(params)
+    failed = [p for p in plan if p["status"] == "error"]
+    if failed:
+        raise UpdateError("nothing was rewritten, an upstream cannot be read: " + " | ".join(
+            "%s: %s" % (p["key"], p["reason"]) for p in failed))
+    updates = [p for p in plan if p["status"] == "update"]
+    result = {"sources": plan, "requirements": [m for r in requirements for m in r[3]], "not_verified": [],
+              "rewritten": []}
+    changed = bool(updates or result["requirements"])
+    if check_mode or not changed:
+        for item in plan:
+            item.pop("release", None)
+        return dict(result, changed=changed)
+    scratch = tempfile.mkdtemp(prefix="manylinux-source-update-")
+    try:
+        errors = []
+        for item in updates:
+            release = item.pop("release")
+            path = os.path.join(scratch, item["file"])
+            try:
+                download(item["url"], path, params["timeout"])
+            except UpdateError as exc:
+                errors.append("%s: %s" % (item["new_key"], exc))
+                continue
+            item["sha256"] = sha256_of(path)
+            item["verified"], failures = verify(path, item["name"], params["components"][item["name"]], release,
+                                                params, scratch)
+            item["path"] = path
+            if not item["verified"]:
+                if item["name"] in params["unverified_ok"]:
+                    result["not_verified"].append({"key": item["new_key"], "failures": failures})
+                else:
+                    errors.append("%s (%s): refused, no check passed: %s" % (
+                        item["new_key"], item["file"], "; ".join(failures)))
+        if errors:
+            raise UpdateError("nothing was rewritten: " + " | ".join(errors))
+        new_lines = list(lines)
+        for item in sorted(updates, key=lambda i: entries[i["key"]][0], reverse=True):
+            first, end, _ = entries[item["key"]]
+            block = new_block(new_lines, first, end, item["key"], {
+                "new_key": item["new_key"], "version": item["new_version"], "file": item["file"],
+                "url": item["url"], "sha256": item["sha256"]})
+            new_lines[first if not item["kept"] else end:end] = block
+        texts = {params["sources_file"]: "\n".join(new_lines)}
+        texts.update(rewrite_references(params, updates))
+        texts.update({path: new for path, old, new, moves in requirements if moves})
+        for path, new in texts.items():
+            write_atomically(path, new)
+            result["rewritten"].append(path)
+        if params.get("cache_dir"):
+            os.makedirs(params["cache_dir"], exist_ok=True)
+            for item in updates:
+                shutil.move(item.pop("path"), os.path.join(params["cache_dir"], item["file"]))
+        for item in updates:
+            item.pop("path", None)
+        return dict(result, changed=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sources_file=dict(type="path", required=True),
+            requirement_files=dict(type="list", elements="path", default=[]),
+            components=dict(type="dict", required=True),
+            upstreams=dict(type="dict", required=True),
+            pgp_keys=dict(type="dict", default={}),
+            override_files=dict(type="list", elements="path", default=[]),
+            references=dict(type="list", elements="dict", default=[]),
+            pypi_keep=dict(type="str", choices=["minor", "major"], default="minor"),
+            unverified_ok=dict(type="list", elements="str", default=[]),
+            cache_dir=dict(type="path"),
+            timeout=dict(type="int", default=60),
+        ),
+        supports_check_mode=True,
+    )
+    errors = option_errors(module.params)
+    if errors:
+        module.fail_json(msg="; ".join(errors), errors=errors)
+    try:
+        result = run(module.params, module.check_mode)
+    except UpdateError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
