@@ -86,7 +86,7 @@ from ansible.module_utils.basic import AnsibleModule
 import os
 import shutil
 
-from ansible.module_utils.manylinux_docker import DockerError, import_artifact, read_meta, store_artifact
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError, import_artifact, read_meta, store_artifact
 
 
 def prune(cache_dir, keep, keep_builds, dry_run=False):

@@ -75,7 +75,7 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.manylinux_docker import DockerError, docker
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError, docker
 
 
 def _boot_id():

@@ -74,7 +74,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.manylinux_docker import DockerError, docker, import_artifact
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError, docker, import_artifact
 
 
 def cached_layer(tag, key, label):

@@ -65,7 +65,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
-from ansible.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
 
 # A download writes .partial-<random> beside its target; one older than this
 # belongs to a run that died (a live one rewrites it at least every `timeout`).
