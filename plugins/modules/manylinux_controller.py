@@ -47,13 +47,13 @@ options:
 
 EXAMPLES = r"""
 - name: Who runs this build
-  manylinux_controller:
+  manylinux_shared.factory.manylinux_controller:
     state: identified
     pid: "{{ lookup('manylinux_controller_pid') }}"
   register: controller
 
 - name: Remove the containers of builds whose controller died
-  manylinux_controller:
+  manylinux_shared.factory.manylinux_controller:
     state: swept
     label_prefix: io.github.manylinux-shared
     build_id: "{{ build_id }}"

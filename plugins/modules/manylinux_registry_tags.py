@@ -46,7 +46,7 @@ options:
 
 EXAMPLES = r"""
 - name: Find the next dated tag of today
-  manylinux_registry_tags:
+  manylinux_shared.factory.manylinux_registry_tags:
     registry: ghcr.io
     repository: manylinux-shared/manylinux2014-shared
     date: "{{ now(utc=true, fmt='%Y.%m.%d') }}"

@@ -47,6 +47,20 @@ options:
     default: 3
 """
 
+EXAMPLES = r"""
+- name: Fetch and verify the sources into the cache
+  manylinux_shared.factory.manylinux_source_fetch:
+    sources: "{{ build_sources_effective | manylinux_shared.factory.manylinux_sources(['openssl-3.5.7']) }}"
+    cache_dir: "{{ build_source_cache }}"
+    attempts: 3
+
+- name: Only verify a tarball where it is used (no download)
+  manylinux_shared.factory.manylinux_source_fetch:
+    sources: "{{ component_sources }}"
+    cache_dir: "{{ build_source_cache }}"
+    download: false
+"""
+
 RETURN = r"""
 paths:
   description: Key to verified path in the cache.

@@ -65,7 +65,7 @@ options:
 
 EXAMPLES = r"""
 - name: Fetch the wheels of the pinned pip of CPython 3.13
-  manylinux_wheel_fetch:
+  manylinux_shared.factory.manylinux_wheel_fetch:
     requirements: [roles/interpreters/files/requirements.txt]
     python: "3.13"
     target: "{{ build_target }}"
