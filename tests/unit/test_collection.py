@@ -114,3 +114,32 @@ def test_the_yaml_names_the_projects_plugins_by_fqcn():
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fqcn"), "--check"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, "short names left (run scripts/fqcn):\n" + proc.stdout
+
+
+def test_an_inventory_value_wins_over_the_default_data_and_the_rest_comes_from_it(tmp_path):
+    # outside the repository (no ansible.cfg, no inventories/default): role factory_defaults alone
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "hosts.yml").write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n")
+    (tmp_path / "inventory" / "group_vars").mkdir()
+    (tmp_path / "inventory" / "group_vars" / "all.yml").write_text("build_image_owner: someone\n")
+    (tmp_path / "play.yml").write_text(
+        "- name: Show the data\n  hosts: localhost\n  gather_facts: false\n  roles:\n    - role: factory_defaults\n"
+        "  tasks:\n    - name: Show\n      ansible.builtin.debug:\n"
+        "        msg: \"[{{ build_image_ref }}] [{{ build_policy_table | length }}] [{{ build_sources | length }}]\"\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    environ.update(ANSIBLE_ROLES_PATH=os.path.join(ROOT, "roles"), ANSIBLE_NOCOLOR="1")
+    run = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "inventory", "play.yml",
+                          "-e", "policy=manylinux_2_31", "-e", "arch=x86_64"],
+                         cwd=tmp_path, env=environ, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stdout + run.stderr
+    policies = load("inventories/default/group_vars/all/policies.yml")["build_policy_table"]
+    sources = load("inventories/default/group_vars/all/sources.yml")["build_sources"]
+    assert "[ghcr.io/someone/manylinux_2_31_x86_64-shared:latest] [%d] [%d]" % (len(policies), len(sources)) \
+        in run.stdout
+    # and -e wins over both
+    run = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "inventory", "play.yml",
+                          "-e", "policy=manylinux_2_31", "-e", "arch=x86_64", "-e", "build_image_owner=other"],
+                         cwd=tmp_path, env=environ, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert "[ghcr.io/other/manylinux_2_31_x86_64-shared:latest]" in run.stdout, run.stdout + run.stderr
