@@ -67,6 +67,36 @@ options:
     default: {}
 """
 
+EXAMPLES = r"""
+- name: Import the artifacts of a component's needs into its build container
+  manylinux_shared.factory.manylinux_artifact:
+    state: imported
+    container: manylinux-component-{{ build_id }}-openssl
+    artifacts:
+      - "{{ build_artifact_cache }}/zlib-0123456789ab"
+    private: true
+
+- name: Store what the component packed as its artifact
+  manylinux_shared.factory.manylinux_artifact:
+    state: stored
+    container: manylinux-component-{{ build_id }}-openssl
+    artifact: "{{ build_artifact_cache }}/openssl-89abcdef0123"
+    files:
+      image.tar: /tmp/pack/image.tar
+      private.tar: /tmp/pack/private.tar
+    meta:
+      name: openssl
+      key: 89abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567
+
+- name: List the artifacts nothing keeps (playbooks/prune.yml)
+  manylinux_shared.factory.manylinux_artifact:
+    state: pruned
+    cache_dir: "{{ build_artifact_cache }}"
+    keep: "{{ prune_keep }}"
+    dry_run: true
+  register: prune_artifacts
+"""
+
 RETURN = r"""
 imported:
   description: For C(imported), the names of the imported components.
@@ -86,7 +116,7 @@ from ansible.module_utils.basic import AnsibleModule
 import os
 import shutil
 
-from ansible.module_utils.manylinux_docker import DockerError, import_artifact, read_meta, store_artifact
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError, import_artifact, read_meta, store_artifact
 
 
 def prune(cache_dir, keep, keep_builds, dry_run=False):

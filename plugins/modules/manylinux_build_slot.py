@@ -55,6 +55,35 @@ options:
     default: 1.0
 """
 
+EXAMPLES = r"""
+- name: Write the schedule of the components to build
+  manylinux_shared.factory.manylinux_build_slot:
+    state_dir: "{{ build_schedule_dir }}"
+    state: planned
+    components: "{{ component_build_plan.components }}"
+    parallel: "{{ component_build_plan.parallel }}"
+
+- name: Wait for this component's turn
+  manylinux_shared.factory.manylinux_build_slot:
+    state_dir: "{{ build_schedule_dir }}"
+    state: acquired
+    name: openssl
+
+- name: Give the turn back, saying how the component ended
+  manylinux_shared.factory.manylinux_build_slot:
+    state_dir: "{{ build_schedule_dir }}"
+    state: released
+    name: openssl
+    succeeded: false
+    reason: "openssl make failed (exit 2)"
+
+- name: Read how the components ended
+  manylinux_shared.factory.manylinux_build_slot:
+    state_dir: "{{ build_schedule_dir }}"
+    state: reported
+  register: schedule
+"""
+
 RETURN = r"""
 building:
   description: Components building after this call.

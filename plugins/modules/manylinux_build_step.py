@@ -48,6 +48,20 @@ options:
     default: []
 """
 
+EXAMPLES = r"""
+- name: Build OpenSSL, its whole output in the build's log directory
+  manylinux_shared.factory.manylinux_build_step:
+    name: openssl-3.5.7 make
+    cmd: make -j4
+    chdir: /tmp/build/openssl-3.5.7
+    environment:
+      CFLAGS: -O2
+    log_dir: /tmp/logs
+    tail_lines: 60
+    fail_on:
+      - "^configure: WARNING: unrecognized options"
+"""
+
 RETURN = r"""
 log:
   description: Path of the log file in the build container.

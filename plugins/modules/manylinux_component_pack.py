@@ -79,6 +79,33 @@ options:
     default: []
 """
 
+EXAMPLES = r"""
+- name: Mark the time before the component's steps
+  manylinux_shared.factory.manylinux_component_pack:
+    state: marked
+    name: openssl
+    marker: /tmp/openssl.marker
+    directories:
+      - /opt/_internal/openssl-3.5
+
+- name: Strip and pack what the component installed
+  manylinux_shared.factory.manylinux_component_pack:
+    state: packed
+    name: openssl
+    marker: /tmp/openssl.marker
+    prefixes:
+      - /opt/_internal/openssl-3.5
+    dest: /tmp/pack
+    manifest:
+      name: openssl
+      version: 3.5.7
+    manifest_dir: /opt/_internal/manifests
+    strip:
+      - /opt/_internal/openssl-3.5/lib
+    private:
+      - /opt/_internal/openssl-3.5/include/*
+"""
+
 RETURN = r"""
 files:
   description: Tar file name (C(image.tar), C(private.tar)) to its path in the container and its number of entries.

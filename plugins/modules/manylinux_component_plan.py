@@ -65,6 +65,21 @@ options:
     required: true
 """
 
+EXAMPLES = r"""
+- name: Key the components and find the cached ones
+  manylinux_shared.factory.manylinux_component_plan:
+    components: "{{ build_components }}"
+    sources: "{{ build_sources_effective }}"
+    build_base: "{{ build_bases.build.id }}"
+    engine: "{{ component_build_engine_key }}"
+    platform: "{{ build_target.platform }}"
+    cache_dir: "{{ build_artifact_cache }}"
+    layer_base: "{{ build_bases.runtime.id }}"
+    use_cache: "{{ not (no_cache | bool) }}"
+    parallel: "{{ build_parallel }}"
+  register: plan
+"""
+
 RETURN = r"""
 components:
   description: Every component in build order, with C(key), C(cached), C(artifact), resolved C(needs),

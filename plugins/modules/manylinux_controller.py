@@ -47,13 +47,13 @@ options:
 
 EXAMPLES = r"""
 - name: Who runs this build
-  manylinux_controller:
+  manylinux_shared.factory.manylinux_controller:
     state: identified
     pid: "{{ lookup('manylinux_controller_pid') }}"
   register: controller
 
 - name: Remove the containers of builds whose controller died
-  manylinux_controller:
+  manylinux_shared.factory.manylinux_controller:
     state: swept
     label_prefix: io.github.manylinux-shared
     build_id: "{{ build_id }}"
@@ -75,7 +75,7 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.manylinux_docker import DockerError, docker
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError, docker
 
 
 def _boot_id():

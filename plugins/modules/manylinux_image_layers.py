@@ -58,6 +58,20 @@ options:
     default: []
 """
 
+EXAMPLES = r"""
+- name: Lay the components' layers on the runtime base
+  manylinux_shared.factory.manylinux_image_layers:
+    base: "{{ build_bases.runtime.id }}"
+    layers: "{{ component_build_plan.layers }}"
+    repository: "{{ build_cache_repository }}"
+    tag_prefix: "{{ build_target.platform_tag }}-layer"
+    label_prefix: "{{ build_label_prefix }}"
+    platform: "{{ build_target.platform }}"
+    container_labels: "{{ build_container_labels }}"
+    reset_labels: "{{ build_cache_labels }}"
+  register: layers
+"""
+
 RETURN = r"""
 image:
   description: Id of the last layer (the image the roles' main work starts from).
@@ -74,7 +88,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.manylinux_docker import DockerError, docker, import_artifact
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError, docker, import_artifact
 
 
 def cached_layer(tag, key, label):

@@ -24,7 +24,7 @@ options:
 
 EXAMPLES = r"""
 - name: List the Python packages of the image
-  manylinux_python_inventory:
+  manylinux_shared.factory.manylinux_python_inventory:
     roots: [/opt, /usr/local]
   register: python_packages
 """

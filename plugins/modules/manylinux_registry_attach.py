@@ -61,7 +61,7 @@ options:
 
 EXAMPLES = r"""
 - name: Attach the image's SBOM
-  manylinux_registry_attach:
+  manylinux_shared.factory.manylinux_registry_attach:
     registry: ghcr.io
     repository: owner/manylinux_2_31_x86_64-shared
     subject: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
@@ -90,7 +90,7 @@ import os
 import urllib.error
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.manylinux_registry import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Registry, digest_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Registry, digest_of
 
 TITLE = "org.opencontainers.image.title"
 

@@ -46,7 +46,7 @@ options:
 
 EXAMPLES = r"""
 - name: Find the next dated tag of today
-  manylinux_registry_tags:
+  manylinux_shared.factory.manylinux_registry_tags:
     registry: ghcr.io
     repository: manylinux-shared/manylinux2014-shared
     date: "{{ now(utc=true, fmt='%Y.%m.%d') }}"
@@ -73,7 +73,7 @@ import re
 import urllib.error
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.manylinux_registry import Registry
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import Registry
 
 
 def next_number(tags, date):

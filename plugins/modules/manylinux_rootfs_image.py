@@ -40,6 +40,16 @@ options:
     type: path
 """
 
+EXAMPLES = r"""
+- name: Load a debootstrapped tree as a base image
+  manylinux_shared.factory.manylinux_rootfs_image:
+    rootfs: /var/tmp/bullseye-amd64
+    name: manylinux-shared/base:bullseye-amd64
+    platform: linux/amd64
+    cmd:
+      - /bin/bash
+"""
+
 RETURN = r"""
 image_id:
   description: Image id (sha256 of its config).
@@ -57,7 +67,7 @@ import tarfile
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
 
 
 def parse_platform(platform):

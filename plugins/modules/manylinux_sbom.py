@@ -58,7 +58,7 @@ options:
 
 EXAMPLES = r"""
 - name: Write the SBOM beside the build's logs
-  manylinux_sbom:
+  manylinux_shared.factory.manylinux_sbom:
     dest: "{{ build_log_dir }}/sbom.cdx.json"
     image: {name: ghcr.io/owner/manylinux_2_31_x86_64-shared, version: latest, properties: {policy: manylinux_2_31}}
     manifests: "{{ build_component_manifests }}"
@@ -89,7 +89,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
 
 PROPERTY = "io.github.manylinux-shared"
 

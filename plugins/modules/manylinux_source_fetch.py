@@ -47,6 +47,20 @@ options:
     default: 3
 """
 
+EXAMPLES = r"""
+- name: Fetch and verify the sources into the cache
+  manylinux_shared.factory.manylinux_source_fetch:
+    sources: "{{ build_sources_effective | manylinux_shared.factory.manylinux_sources(['openssl-3.5.7']) }}"
+    cache_dir: "{{ build_source_cache }}"
+    attempts: 3
+
+- name: Only verify a tarball where it is used (no download)
+  manylinux_shared.factory.manylinux_source_fetch:
+    sources: "{{ component_sources }}"
+    cache_dir: "{{ build_source_cache }}"
+    download: false
+"""
+
 RETURN = r"""
 paths:
   description: Key to verified path in the cache.
@@ -65,7 +79,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
-from ansible.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
 
 # A download writes .partial-<random> beside its target; one older than this
 # belongs to a run that died (a live one rewrites it at least every `timeout`).

@@ -102,7 +102,7 @@ options:
 
 EXAMPLES = r"""
 - name: Report newer patch releases without changing anything
-  manylinux_source_update:
+  manylinux_shared.factory.manylinux_source_update:
     sources_file: inventories/default/group_vars/all/sources.yml
     requirement_files: [requirements.txt]
     components:
@@ -161,8 +161,8 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
-from ansible.module_utils.manylinux_docker import sha256_of
-from ansible.module_utils.manylinux_pins import (
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_pins import (
     PinError, hashes, index_files, kinds_of, newest_in_series, parse_requirements, pin_digests, releases,
     render_pin, render_requirements)
 

@@ -65,7 +65,7 @@ options:
 
 EXAMPLES = r"""
 - name: Fetch the wheels of the pinned pip of CPython 3.13
-  manylinux_wheel_fetch:
+  manylinux_shared.factory.manylinux_wheel_fetch:
     requirements: [roles/interpreters/files/requirements.txt]
     python: "3.13"
     target: "{{ build_target }}"
@@ -103,7 +103,7 @@ import sys
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
 
 # The oldest glibc minor the manylinux_2_x tags go down to, and the legacy
 # aliases (PEP 600): manylinux1 is 2.5, manylinux2010 2.12, manylinux2014 2.17.

@@ -8,10 +8,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "plugins", "filter"))
 sys.path.insert(0, os.path.join(ROOT, "plugins", "modules"))
 sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils"))
-# the modules import their shared code as Ansible packs it: ansible.module_utils.<name>
-import ansible.module_utils  # noqa: E402
-
-ansible.module_utils.__path__.append(os.path.join(ROOT, "plugins", "module_utils"))
+# the modules import their shared code as the collection's:
+# ansible_collections.manylinux_shared.factory.plugins.module_utils.<name>, and
+# collections/ansible_collections/manylinux_shared/factory is this repository
+sys.path.insert(0, os.path.join(ROOT, "collections"))
 GROUP_VARS = os.path.join(ROOT, "inventories", "default", "group_vars", "all")
 
 
