@@ -27,6 +27,7 @@ import argparse
 import glob
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -90,10 +91,41 @@ def log_dir(output):
     raise SystemExit("no log directory in the output")
 
 
+MARKER = "benchmarks/components.py"
+
+
+def markdown_table(rows):
+    """The runs as the Markdown table of docs/BENCHMARKS.md, with the commit and day they were measured at."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip()
+    lines = ["At commit %s, %s:" % (commit or "unknown", time.strftime("%Y-%m-%d", time.gmtime())), "",
+             "| run | seconds | step seconds | wall / steps | cores busy | image MB |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        lines.append("| %s | %.0f | %s | %s | %.0f %% | %.0f |" % (
+            row["run"], row["seconds"], "%.0f" % row["steps"] if row["steps"] else "-",
+            "%.2f" % (row["seconds"] / row["steps"]) if row["steps"] else "-", row["busy"], row["size"]))
+    return "\n".join(lines)
+
+
+def write_markdown(path, table):
+    """Replace what stands between the two markers of `path` with `table`."""
+    begin, end = "<!-- %s: begin -->" % MARKER, "<!-- %s: end -->" % MARKER
+    with open(path) as handle:
+        text = handle.read()
+    if begin not in text or end not in text:
+        raise SystemExit("%s has no %s ... %s markers to write the table between" % (path, begin, end))
+    head, rest = text.split(begin, 1)
+    with open(path, "w") as handle:
+        handle.write(head + begin + "\n" + table + "\n" + end + rest.split(end, 1)[1])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-sequential", action="store_true", help="leave out run 1")
     parser.add_argument("--skip-peer", action="store_true", help="leave out run 6")
+    parser.add_argument("--write-markdown", metavar="FILE", help="also put the table into FILE (docs/BENCHMARKS.md)"
+                        " between its %s markers" % MARKER)
     parser.add_argument("ansible_args", nargs="*", help="after --: more ansible-playbook arguments")
     args = parser.parse_args()
     sources = os.environ.get("MANYLINUX_SOURCE_CACHE") or os.path.join(os.path.dirname(REPO), "shared", "sources")
@@ -187,6 +219,9 @@ def main():
     print("  python_tools change under 5 %% of the cold build: %.1f %% (%s)" % (
         100 * tools["seconds"] / cold["seconds"], verdict(tools["seconds"] < 0.05 * cold["seconds"])))
     print("  image smaller than before (%d MB): %.0f MB (%s)" % (BEFORE_MB, cold["size"], verdict(cold["size"] < BEFORE_MB)))
+    if args.write_markdown:
+        write_markdown(args.write_markdown, markdown_table(rows))
+        print("table written to %s" % args.write_markdown)
     print("\nlogs: %s" % work)
     with open(os.path.join(work, "results.json"), "w") as handle:
         json.dump(rows, handle, indent=1)

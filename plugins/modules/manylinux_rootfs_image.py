@@ -43,8 +43,8 @@ options:
 EXAMPLES = r"""
 - name: Load a debootstrapped tree as a base image
   manylinux_shared.factory.manylinux_rootfs_image:
-    rootfs: /var/tmp/bullseye-amd64
-    name: manylinux-shared/base:bullseye-amd64
+    rootfs: /var/tmp/manylinux_2_31-amd64
+    name: manylinux-shared/base:manylinux_2_31-amd64
     platform: linux/amd64
     cmd:
       - /bin/bash
