@@ -207,8 +207,8 @@ def manylinux_component_labels(manifests, prefix):
 def manylinux_pushed_digests(images, repository, tags, list_name="", list_pushes=()):
     """{reference: digest} of what a publish pushed: each image (docker's image info, whose RepoDigests hold one
     `<repo>@<digest>` per repository it was pushed to) under each tag, for the repositories under `repository`;
-    and each manifest list `<list_name>:<tag>` whose push (a command result: item the tag, stdout the digest)
-    printed a digest."""
+    and each manifest list `<list_name>:<tag>` whose push gave a digest (a result whose item is the tag and whose
+    `digest`, or the last line of its `stdout`, is the digest)."""
     digests = {}
     for image in images or []:
         for entry in image.get("RepoDigests") or []:
@@ -217,7 +217,7 @@ def manylinux_pushed_digests(images, repository, tags, list_name="", list_pushes
                 for tag in tags:
                     digests["%s:%s" % (repo, tag)] = digest
     for push in list_pushes or []:
-        digest = (push.get("stdout") or "").strip().splitlines()
+        digest = [push["digest"]] if push.get("digest") else (push.get("stdout") or "").strip().splitlines()
         if push.get("item") and digest and digest[-1].startswith("sha256:"):
             digests["%s:%s" % (list_name, push["item"])] = digest[-1]
     return digests

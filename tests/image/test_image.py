@@ -65,6 +65,9 @@ def test_labels(image_config, policy, arch):
     oci = "org.opencontainers.image."
     assert labels[oci + "source"].startswith("https://")
     assert labels[oci + "version"] and labels[oci + "vendor"] and labels[oci + "description"]
+    # an SPDX expression of known licenses
+    from license_expression import get_spdx_licensing
+    assert get_spdx_licensing().validate(labels[oci + "licenses"]).errors == [], labels[oci + "licenses"]
     assert labels[oci + "base.name"] == labels[LABEL + ".base-image"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", labels[oci + "created"])
     # docker keeps the build container's labels: the run that made the image is reset, not published

@@ -186,7 +186,8 @@ def _assert_the_sboms_are_attached(builds, registry, owner):
 
 
 IMAGE_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-LIST_MANIFEST = "application/vnd.docker.distribution.manifest.list.v2+json"
+# publish makes each multi-arch list an OCI index with annotations
+LIST_MANIFEST = "application/vnd.oci.image.index.v1+json"
 
 
 def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
@@ -234,6 +235,8 @@ def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
             accept = LIST_MANIFEST if name == "manylinux_2_31-shared" else IMAGE_MANIFEST
             assert _registry_digest(registry, "/v2/%s/%s/manifests/%s" % (owner, name, tag), accept) == digest, ref
             assert digest in run.output
+        labels = json.loads(docker("image", "inspect", two_arch_builds["refs"]["x86_64"]).stdout)[0]["Config"][
+            "Labels"]
         # the next publish of the day is the day's second
         again = ansible_playbook("playbooks/publish.yml", *publish_args, env=env)
         assert again.rc == 0, again.output[-3000:]
@@ -243,7 +246,13 @@ def test_publish_pushes_images_and_manifest(two_arch_builds, registry):
         _assert_the_sboms_are_attached(two_arch_builds, registry, owner)
         for tag in ("2026.11.25", day + "-1", "latest"):
             index = _registry_get(registry, "/v2/%s/manylinux_2_31-shared/manifests/%s" % (owner, tag),
-                                  "application/vnd.docker.distribution.manifest.list.v2+json")
+                                  LIST_MANIFEST)
+            # the images' OCI metadata on the index, with the list's own title and description
+            annotations = index["annotations"]
+            assert annotations["org.opencontainers.image.title"] == "manylinux_2_31-shared"
+            assert "x86_64, armv7l" in annotations["org.opencontainers.image.description"]
+            for key in ("source", "revision", "licenses", "vendor", "base.name"):
+                assert annotations["org.opencontainers.image." + key] == labels["org.opencontainers.image." + key], key
             platforms = sorted((m["platform"]["architecture"], m["platform"].get("variant", ""))
                                for m in index["manifests"])
             assert platforms == [("amd64", ""), ("arm", "v7")]

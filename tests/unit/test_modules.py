@@ -413,3 +413,23 @@ def test_tags_are_listed_through_a_bearer_challenge():
 
 def test_an_unknown_repository_has_no_tags():
     assert registry_tags.list_tags("reg.example", "o/new", opener=FakeRegistry(None)) == []
+
+
+# --- manylinux_registry_index ---------------------------------------------------
+
+import manylinux_registry_index as registry_index  # noqa: E402
+
+
+def test_a_docker_list_becomes_a_canonical_annotated_oci_index():
+    listed = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+              "manifests": [{"digest": "sha256:" + "1" * 64, "platform": {"architecture": "amd64", "os": "linux"}}]}
+    index = registry_index.oci_index(listed, {"org.opencontainers.image.title": "p-shared"})
+    document = json.loads(index)
+    assert document["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert document["manifests"] == listed["manifests"]
+    assert document["annotations"] == {"org.opencontainers.image.title": "p-shared"}
+    # the same list and annotations, the same bytes: a second publish changes nothing
+    assert registry_index.oci_index(dict(listed, mediaType="application/vnd.oci.image.index.v1+json"),
+                                    {"org.opencontainers.image.title": "p-shared"}) == index
+    with pytest.raises(ValueError, match="not a manifest list"):
+        registry_index.oci_index({"mediaType": "application/vnd.oci.image.manifest.v1+json"}, {})
