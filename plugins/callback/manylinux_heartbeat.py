@@ -42,7 +42,9 @@ import time
 
 from ansible.plugins.callback import CallbackBase
 
-STEP_ACTIONS = {"manylinux_build_step", "ansible.legacy.manylinux_build_step"}
+# The module by any name a task gives it: short, legacy or the collection's FQCN.
+STEP_ACTIONS = {"manylinux_build_step", "ansible.legacy.manylinux_build_step",
+                "manylinux_shared.factory.manylinux_build_step"}
 
 
 def elapsed(seconds):
