@@ -207,3 +207,9 @@ def test_the_workflows_are_valid_github_workflows(tmp_path):
     proc = subprocess.run([tool, "--builtin-schema", "vendor.github-workflows", str(broken)],
                           capture_output=True, text=True)
     assert proc.returncode != 0
+
+
+def test_no_virtualenv_or_cache_is_part_of_the_repository():
+    # a symlinked .venv once slipped in, and a checkout then replaced the real one with it
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert not [path for path in tracked if path.split("/")[0] in (".venv", ".ansible", ".cache")], tracked
