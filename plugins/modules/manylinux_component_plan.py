@@ -9,7 +9,7 @@ short_description: Turn component entries into a keyed build graph and find what
 description:
   - Runs on the controller. Checks every component entry (see docs/DESIGN.md, "Components"),
     resolves C(needs) (names, or absolute paths inside another component's prefixes), orders the
-    graph, merges what each component's needs export into its environment and options, and keys
+    graph, merges what each component's needs export into its environment, options and steps, and keys
     each component by everything its result depends on.
   - Looks every key up in O(cache_dir); a component whose artifact is there, complete, is cached
     and not built again.
@@ -122,13 +122,15 @@ from ansible.module_utils.basic import AnsibleModule
 # Bumped when what a key means changes, so that old artifacts are never taken for new ones.
 KEY_SCHEMA = 1
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FIELDS = {
     "name": str, "version": str, "sources": list, "needs": list, "prefixes": list, "chdir": str,
     "environment": dict, "options": list, "steps": list, "remove": list, "strip": list, "private": list,
-    "files": list, "exports": dict, "details": dict, "weight": (int, float),
+    "files": list, "exports": dict, "imports_as": dict, "details": dict, "weight": (int, float),
 }
 DEFAULTS = {"sources": [], "needs": [], "chdir": "", "environment": {}, "options": [], "steps": [],
-            "remove": [], "strip": [], "private": [], "files": [], "exports": {}, "details": {}, "weight": 60}
+            "remove": [], "strip": [], "private": [], "files": [], "exports": {}, "imports_as": {},
+            "details": {}, "weight": 60}
 # Fields that do not change what a component builds: kept out of its key.
 NOT_KEYED = ("weight",)
 
@@ -189,11 +191,18 @@ def check_entry(entry, index):
                 or ("src" in item) == ("content" in item):
             errors.append("%s: file #%d needs an absolute dest and one of src or content" % (label, number + 1))
     exports = full["exports"]
-    if set(exports) - {"environment", "options"}:
-        errors.append("%s: exports may hold environment and options only" % label)
+    if set(exports) - {"environment", "options", "steps"}:
+        errors.append("%s: exports may hold environment, options and steps only" % label)
     for option in exports.get("options", []):
         if not isinstance(option, dict) or "option" not in option or set(option) - {"option", "since", "before"}:
             errors.append("%s: an exported option is {option, since?, before?}, not %r" % (label, option))
+    for step in exports.get("steps", []):
+        if not isinstance(step, dict) or not step.get("name") or not step.get("cmd") \
+                or set(step) - {"name", "cmd", "since", "before"}:
+            errors.append("%s: an exported step is {name, cmd, since?, before?}, not %r" % (label, step))
+    for exported, own in full["imports_as"].items():
+        if not (isinstance(own, str) and ENV_NAME.match(own) and ENV_NAME.match(str(exported))):
+            errors.append("%s: imports_as maps variable names to variable names, not %r: %r" % (label, exported, own))
     if full["chdir"] and not full["sources"] and not full["chdir"].startswith("/"):
         errors.append("%s: chdir %r is relative, but there is no source tree to be relative to" % (label, full["chdir"]))
     return (None, errors) if errors else (full, [])
@@ -298,17 +307,37 @@ def merge_environment(exports, own, base):
     return merged
 
 
-def exported_options(options, version):
-    """The exported options that apply to a consumer of `version` (since <= X.Y < before)."""
+def imported_environment(exported, imports_as):
+    """A need's exported environment under the names its consumer takes it (`imports_as`: exported
+    name to own name; two names taken as one are joined with a space)."""
+    taken = {}
+    for key, value in (exported or {}).items():
+        name = imports_as.get(key, key)
+        taken[name] = "%s %s" % (taken[name], value) if taken.get(name) not in (None, "") else value
+    return taken
+
+
+def for_version(entries, version):
+    """The exported entries (options, steps) that apply to a consumer of `version` (since <= X.Y < before)."""
     current = _version_tuple(version)
     chosen = []
-    for entry in options or []:
+    for entry in entries or []:
         if "since" in entry and current < _version_tuple(entry["since"]):
             continue
         if "before" in entry and current >= _version_tuple(entry["before"]):
             continue
-        chosen.append(str(entry["option"]))
+        chosen.append(entry)
     return chosen
+
+
+def exported_options(options, version):
+    """The exported options that apply to a consumer of `version`."""
+    return [str(entry["option"]) for entry in for_version(options, version)]
+
+
+def exported_steps(steps, version):
+    """The exported steps that apply to a consumer of `version`: they run before its own."""
+    return [{"name": str(step["name"]), "cmd": str(step["cmd"])} for step in for_version(steps, version)]
 
 
 def file_digest(item):
@@ -416,15 +445,19 @@ def plan(components, sources, build_base, engine, platform, cache_dir, layer_bas
     for name in order:
         entry = by_name[name]
         direct = [by_name[n] for n in needs[name]]
-        environment = merge_environment([d["exports"].get("environment", {}) for d in direct],
-                                        entry["environment"], base_environment)
+        environment = merge_environment(
+            [imported_environment(d["exports"].get("environment", {}), entry["imports_as"]) for d in direct],
+            entry["environment"], base_environment)
         options = list(entry["options"])
+        before_own = []
         for dep in direct:
             for option in exported_options(dep["exports"].get("options", []), entry["version"]):
                 if option not in options:
                     options.append(option)
+            before_own.extend(s for s in exported_steps(dep["exports"].get("steps", []), entry["version"])
+                              if s not in before_own)
         quoted = " ".join(shlex.quote(o) for o in options)
-        steps = [dict(step, cmd=step["cmd"].replace("@OPTIONS@", quoted)) for step in entry["steps"]]
+        steps = [dict(step, cmd=step["cmd"].replace("@OPTIONS@", quoted)) for step in before_own + entry["steps"]]
         files = [dict(item, sha256=file_digest(item)) for item in entry["files"]]
         keyed = {k: v for k, v in entry.items() if k not in NOT_KEYED}
         keyed.update(needs=needs[name], steps=steps, files=[{k: v for k, v in f.items() if k != "content"}

@@ -160,6 +160,26 @@ def import_failures(runner, python, modules):
     return python_json(runner, python, IMPORT_FAILURES % (tuple(modules),))
 
 
+# What extensions that users build get from sysconfig (setuptools, meson-python, scikit-build).
+USER_BUILD_VARS = ("CC", "CXX", "LDSHARED", "LDCXXSHARED", "CFLAGS", "CPPFLAGS", "LDFLAGS", "CCSHARED")
+
+
+def sysconfig_problems(runner, python, policy):
+    """What in `python`'s sysconfig differs from upstream's images: the compilers and link commands
+    of modules-check.py (gcc/g++, with -pthread on the glibc policies) and no path into /opt/_internal
+    (the private libraries, which a user's extension must not link)."""
+    values = python_json(runner, python, "import json, sysconfig; print(json.dumps("
+                                         "{n: sysconfig.get_config_var(n) for n in %r}))" % (USER_BUILD_VARS,))
+    pthread = "" if policy.startswith("musllinux") else " -pthread"
+    expected = {"CC": "gcc" + pthread, "CXX": "g++" + pthread,
+                "LDSHARED": "gcc%s -shared" % pthread, "LDCXXSHARED": "g++%s -shared" % pthread}
+    problems = ["%s is %r, upstream's is %r" % (name, values[name], want)
+                for name, want in expected.items() if values[name] != want]
+    problems += ["%s names a private path: %r" % (name, values[name])
+                 for name in USER_BUILD_VARS if "/opt/_internal" in str(values[name] or "")]
+    return problems
+
+
 @pytest.fixture(scope="session")
 def run_in_image(image, ca_bundle):
     return ImageRunner(image, ca_bundle)

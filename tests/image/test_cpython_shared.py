@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from conftest import docker, image_versions, import_failures
+from conftest import docker, image_versions, import_failures, sysconfig_problems
 from conftest import python_json as run_python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -141,15 +141,20 @@ def test_openssl_version(run_in_image, shared):
 def test_enable_shared_and_hardening(run_in_image, shared):
     config = python_json(run_in_image, shared, "import json, sysconfig; print(json.dumps("
                                                "[sysconfig.get_config_var(n) for n in "
-                                               "('Py_ENABLE_SHARED', 'CONFIG_ARGS', 'Py_GIL_DISABLED')]))")
-    enable_shared, config_args, gil_disabled = config
+                                               "('Py_ENABLE_SHARED', 'CONFIG_ARGS', 'Py_GIL_DISABLED',"
+                                               " 'CONFIGURE_CFLAGS_NODIST', 'CONFIGURE_LDFLAGS_NODIST')]))")
+    enable_shared, config_args, gil_disabled, cflags_nodist, ldflags_nodist = config
     assert enable_shared == 1
     assert "--with-openssl=/opt/_internal/openssl-3.5" in config_args
-    assert "-fstack-protector-strong" in config_args and "-Wl,-z,now" in config_args
-    assert "-Wl,-rpath=%s/lib" % shared.prefix in config_args
+    assert "-fstack-protector-strong" in cflags_nodist and "-Wl,-z,now" in ldflags_nodist
+    assert "-Wl,-rpath=%s/lib" % shared.prefix in ldflags_nodist
     assert bool(gil_disabled) == shared.free_threading
     dynamic = run_in_image.run("readelf -d %s" % shared.python).stdout
     assert "BIND_NOW" in dynamic or re.search(r"FLAGS_1.*\bNOW\b", dynamic), dynamic
+
+
+def test_sysconfig_gives_extensions_upstreams_compilers_and_no_private_paths(run_in_image, shared, policy):
+    assert sysconfig_problems(run_in_image, shared.python, policy) == []
 
 
 def test_stdlib_modules_import(run_in_image, shared):

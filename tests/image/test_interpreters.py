@@ -14,7 +14,7 @@ import re
 
 import pytest
 import yaml
-from conftest import image_versions, import_failures, python_json
+from conftest import image_versions, import_failures, python_json, sysconfig_problems
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROLE_FILES = os.path.join(HERE, "..", "..", "roles", "interpreters", "files")
@@ -179,14 +179,20 @@ def test_wrappers_run_the_interpreter(run_in_image, container, interp):
 
 
 def test_static_build_with_hardening(run_in_image, interp):
-    enable_shared, config_args, gil_disabled = python_json(
+    enable_shared, config_args, gil_disabled, cflags_nodist, ldflags_nodist = python_json(
         run_in_image, interp.python, "import json, sysconfig; print(json.dumps("
-        "[sysconfig.get_config_var(n) for n in ('Py_ENABLE_SHARED', 'CONFIG_ARGS', 'Py_GIL_DISABLED')]))")
+        "[sysconfig.get_config_var(n) for n in ('Py_ENABLE_SHARED', 'CONFIG_ARGS', 'Py_GIL_DISABLED',"
+        " 'CONFIGURE_CFLAGS_NODIST', 'CONFIGURE_LDFLAGS_NODIST')]))")
     assert enable_shared == 0
     assert "--with-openssl=/opt/_internal/openssl-3.5" in config_args
-    assert "-fstack-protector-strong" in config_args and "-Wl,-z,now" in config_args
+    # hardening for the interpreter and the standard library only, as upstream's
+    assert "-fstack-protector-strong" in cflags_nodist and "-Wl,-z,now" in ldflags_nodist
     assert bool(gil_disabled) == interp.free_threading
     assert run_in_image.run("ldd %s | grep -c libpython || true" % interp.python).stdout.strip() == "0"
+
+
+def test_sysconfig_gives_extensions_upstreams_compilers_and_no_private_paths(run_in_image, interp, policy):
+    assert sysconfig_problems(run_in_image, interp.python, policy) == []
 
 
 def test_stdlib_modules_import(run_in_image, interp):

@@ -69,6 +69,34 @@ def test_needs_come_first_and_exports_reach_what_needs_them(tmp_path):
     assert by_name(result)["lib"]["steps"][0]["cmd"] == "make -j@JOBS@"
 
 
+def test_imports_as_takes_exported_variables_under_other_names(tmp_path):
+    # CPython takes the libraries' CPPFLAGS/LDFLAGS as *_NODIST: sysconfig keeps them from user extensions
+    two = lib(name="two", prefixes=["/opt/two"],
+              exports={"environment": {"CPPFLAGS": "-I/opt/two/include", "LDFLAGS": "-L/opt/two/lib"}})
+    consumer = app(needs=["lib", "two"], environment={"CFLAGS_NODIST": "-O2"},
+                   imports_as={"CPPFLAGS": "CFLAGS_NODIST", "LDFLAGS": "LDFLAGS_NODIST"})
+    record = by_name(run_plan([lib(), two, consumer], tmp_path))["app"]
+    assert record["environment"] == {
+        "CFLAGS_NODIST": "-I/opt/lib/include -I/opt/two/include -O2",
+        "LDFLAGS_NODIST": "-L/opt/two/lib",
+        "PKG_CONFIG_PATH": "/opt/lib/lib/pkgconfig:/usr/local/lib/pkgconfig"}
+    # two exported names taken as one are both kept
+    both = by_name(run_plan([two, app(needs=["two"], environment={}, imports_as={"CPPFLAGS": "F", "LDFLAGS": "F"})],
+                            tmp_path))["app"]
+    assert both["environment"] == {"F": "-I/opt/two/include -L/opt/two/lib"}
+
+
+def test_exported_steps_run_first_for_the_versions_they_name(tmp_path):
+    patch = {"name": "patch", "cmd": "sed -i s/a/b/ setup.py", "before": "3.11"}
+    components = [lib(exports={"steps": [patch]})]
+    old = by_name(run_plan(components + [app("3.9.2")], tmp_path))["app"]
+    assert [s["name"] for s in old["steps"]] == ["patch", "configure"]
+    assert old["steps"][0]["cmd"] == "sed -i s/a/b/ setup.py"
+    new = by_name(run_plan(components + [app("3.13.1")], tmp_path))["app"]
+    assert [s["name"] for s in new["steps"]] == ["configure"]
+    assert old["key"] != by_name(run_plan([lib()] + [app("3.9.2")], tmp_path))["app"]["key"]
+
+
 def test_a_need_may_be_a_path_in_another_components_prefix(tmp_path):
     result = run_plan([lib(), app(needs=["/opt/lib/bin/tool"])], tmp_path)
     assert by_name(result)["app"]["needs"] == ["lib"]
@@ -92,6 +120,9 @@ def test_imports_are_transitive(tmp_path):
     ([lib(steps=[{"name": "x"}])], "needs a name and a cmd"),
     ([lib(name="a/b")], "letters, digits"),
     ([{"name": "x", "version": "1", "prefixes": ["/x"], "files": [{"dest": "/f"}]}], "one of src or content"),
+    ([lib(exports={"steps": [{"name": "s"}]})], "an exported step is"),
+    ([lib(exports={"files": []})], "environment, options and steps only"),
+    ([app(imports_as={"CPPFLAGS": "NOT A NAME"}), lib()], "imports_as maps variable names"),
 ])
 def test_bad_entries_are_named(components, message, tmp_path):
     with pytest.raises(plan.PlanError, match=message):
