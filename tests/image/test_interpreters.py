@@ -14,7 +14,7 @@ import re
 
 import pytest
 import yaml
-from conftest import image_versions, import_failures, python_json, sysconfig_problems
+from conftest import image_manifests, image_versions, import_failures, python_json, sysconfig_problems
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROLE_FILES = os.path.join(HERE, "..", "..", "roles", "interpreters", "files")
@@ -94,10 +94,13 @@ def interp(request):
     return Interpreter(request.param)
 
 
-def pip_pin(minor_tuple):
-    name = "requirements-3.9.txt" if minor_tuple < (3, 10) else "requirements.txt"
-    with open(os.path.join(ROLE_FILES, name)) as handle:
-        return re.search(r"^pip==(\S+)", handle.read(), re.M).group(1)
+def requirement_pins(interp):
+    """{name: version} of the requirement file the interpreter's pip component installed (its manifest)."""
+    name = "cpython-%s%s-pip" % (interp.version, "-nogil" if interp.free_threading else "")
+    manifest = next((m for m in image_manifests() if m["name"] == name), None)
+    assert manifest is not None, "no manifest %s in the image" % name
+    with open(os.path.join(ROLE_FILES, manifest["details"]["requirements"])) as handle:
+        return {n.lower(): v for n, v in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", handle.read(), re.M)}
 
 
 # --- the set of interpreters -------------------------------------------------------
@@ -252,13 +255,18 @@ print(json.dumps([prefixes, files]))
     assert checked >= 2   # sqlite3 and tcl at least
 
 
-def test_pinned_pip_only(run_in_image, interp):
+def test_pinned_tools_only(run_in_image, interp):
+    # pip, build, packaging, pyproject-hooks (and what build needs on old Pythons), as upstream's
+    expected = requirement_pins(interp)
+    assert {"pip", "build", "packaging", "pyproject-hooks"} <= set(expected)
     installed = python_json(run_in_image, interp.python, "import json, importlib.metadata as m; "
-                                                         "print(json.dumps(sorted(d.metadata['Name'].lower() "
-                                                         "for d in m.distributions())))")
-    assert installed == ["pip"]
+                                                         "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'):"
+                                                         " d.version for d in m.distributions()}))")
+    assert installed == expected
     out = run_in_image.run("%s/bin/pip --version" % interp.link).stdout
-    assert out.startswith("pip %s from " % pip_pin(interp.minor_tuple)), out
+    assert out.startswith("pip %s from " % expected["pip"]), out
+    out = run_in_image.run("%s -m build --version" % interp.python).stdout
+    assert out.startswith("build %s " % expected["build"]), out
 
 
 def test_stripped_and_no_bytecode(run_in_image, interp):

@@ -315,3 +315,23 @@ def test_libxcrypt_provides_both_sonames(container):
               'printf("%s %s\\n", h ? h : "null", XCRYPT_VERSION_STR);return 0;}')
     out = build_and_run(container, source, compile_args="-I/usr/local/include -L/usr/local/lib -lcrypt").split()
     assert out[0].startswith("$6$saltsalt$") and out[1] == data["version"], out
+
+
+def test_yasm_on_x86_64(container, arch):
+    if arch != "x86_64":
+        pytest.skip("upstream installs yasm on x86_64 images only")
+    assert container.run("yasm --version").rc == 0
+
+
+def test_login_shell_is_bash(run_in_image):
+    # upstream's run_tests.sh: test "$SHELL" = /bin/bash (musllinux sets bash as root's and useradd's shell)
+    assert run_in_image.run("bash -lc 'echo \"$SHELL\"'").stdout.strip() == "/bin/bash"
+
+
+def test_ld_so_conf_names_the_local_library_directories(container, musl):
+    if musl:
+        pytest.skip("musl's dynamic linker has no ld.so.conf.d (upstream writes it on manylinux only)")
+    # /usr/local/lib first, then /usr/local/lib64 where the base has it (pypa/manylinux#1022, #1886)
+    conf = container.file("/etc/ld.so.conf.d/00-manylinux.conf").content_string.split()
+    assert conf in (["/usr/local/lib"], ["/usr/local/lib", "/usr/local/lib64"]), conf
+    assert all(container.file(d).is_directory for d in conf), conf

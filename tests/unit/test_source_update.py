@@ -26,8 +26,11 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SOURCES = "inventories/default/group_vars/all/sources.yml"
 COPIED = [SOURCES, "tests/offline.yml", "roles/interpreters/defaults/main.yml",
           "roles/cpython_shared/defaults/main.yml", "roles/openssl35/defaults/main.yml",
-          "roles/toolchain/defaults/main.yml", "roles/interpreters/files/requirements-3.9.txt",
-          "roles/openssl35/meta/argument_specs.yml"]
+          "roles/toolchain/defaults/main.yml", "roles/openssl35/meta/argument_specs.yml"]
+# A requirement file of the project's kind with one pin, which the fake index serves.
+REQUIREMENTS = "roles/interpreters/files/requirements-3.9.txt"
+REQUIREMENTS_TEXT = ("# pip for CPython 3.9, installed with --require-hashes.\n"
+                     "pip==26.0.1 \\\n    --hash=sha256:bdb1b08f4274833d62c1aa29e20907365a2ceb950410df15fc9521bad440122b\n")
 TARBALLS = {"Python-3.13.15.tar.xz": b"cpython 3.13.15", "openssl-3.5.8.tar.gz": b"openssl 3.5.8",
             "sqlite-autoconf-3530500.tar.gz": b"sqlite 3.53.5"}
 
@@ -131,6 +134,8 @@ def project(tmp_path):
     for path in COPIED:
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(os.path.join(ROOT, path), root / path)
+    (root / REQUIREMENTS).parent.mkdir(parents=True, exist_ok=True)
+    (root / REQUIREMENTS).write_text(REQUIREMENTS_TEXT)
     return root
 
 
@@ -164,7 +169,7 @@ def params(project, base, gpg_key, **changes):
 
 
 def snapshot(project):
-    return {path: (project / path).read_bytes() for path in COPIED}
+    return {path: (project / path).read_bytes() for path in COPIED + [REQUIREMENTS]}
 
 
 def by_key(result):
@@ -222,7 +227,7 @@ def test_update_rewrites_entries_references_and_pins(project, upstream, gpg_key,
     # the pin had the wheel's hash only (--only-binary): so has the new one; its comment stays
     requirements = (project / "roles/interpreters/files/requirements-3.9.txt").read_text()
     assert requirements.endswith("pip==26.0.2 \\\n    --hash=sha256:%s\n" % ("2" * 64))
-    assert requirements.startswith(before["roles/interpreters/files/requirements-3.9.txt"].decode().split("pip==")[0])
+    assert requirements.startswith(before[REQUIREMENTS].decode().split("pip==")[0])
     assert sorted(os.listdir(cache)) == sorted(TARBALLS)
     # nothing newer is left: a second run changes nothing
     again = update.run(params(project, upstream[1], gpg_key, override_files=[]), check_mode=False)
