@@ -335,3 +335,14 @@ def test_ld_so_conf_names_the_local_library_directories(container, musl):
     conf = container.file("/etc/ld.so.conf.d/00-manylinux.conf").content_string.split()
     assert conf in (["/usr/local/lib"], ["/usr/local/lib", "/usr/local/lib64"]), conf
     assert all(container.file(d).is_directory for d in conf), conf
+
+
+def test_sqlite3_pc_is_in_the_images_pkg_config_path_where_upstream_links_it(container, policy, image_env):
+    with open(os.path.join(ROLES, "toolchain", "defaults", "main.yml")) as handle:
+        defaults = yaml.safe_load(handle)
+    if policy not in defaults["toolchain_sqlite_pc_link_policies"]:
+        pytest.skip("upstream links sqlite3.pc into /usr/local/lib/pkgconfig on %s only"
+                    % ", ".join(defaults["toolchain_sqlite_pc_link_policies"]))
+    data = manifest(container, "sqlite3")
+    out = container.run("env PKG_CONFIG_PATH=%s pkg-config --modversion sqlite3" % image_env["PKG_CONFIG_PATH"])
+    assert out.rc == 0 and out.stdout.strip() == data["version"], out.stderr
