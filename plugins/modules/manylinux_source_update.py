@@ -19,7 +19,8 @@ description:
     C(/download.html).
   - Each new tarball is downloaded into a scratch directory and checked by the methods its component
     lists in C(signature), in order, until one passes. C(pgp) runs gpg against the keyring and the
-    fingerprints of O(pgp_keys) in a temporary GNUPGHOME, with upstream's detached C(.asc) signature.
+    fingerprints of O(pgp_keys) in a temporary GNUPGHOME, with upstream's detached C(.asc) signature;
+    a key that has expired since counts for the signatures it made before its expiry.
     C(sha3-page) compares the file with the sha3-256 of sqlite's download page (sqlite publishes no
     signature, so this checks integrity against upstream's page, not a signature). C(sigstore) is
     never passed by this module, because this controller has no sigstore client with a trusted root
@@ -345,6 +346,19 @@ def download(url, dest, timeout):
         raise UpdateError("cannot download %s: %s" % (url, exc))
 
 
+def key_expiry(env, fingerprint):
+    """Expiry (epoch seconds) of the key or subkey with this fingerprint, None if it has none."""
+    listing = subprocess.run(["gpg", "--batch", "--with-colons", "--fixed-list-mode", "--list-keys"], env=env,
+                             capture_output=True, text=True).stdout
+    expiry = None
+    for fields in (line.split(":") for line in listing.splitlines()):
+        if fields[0] in ("pub", "sub"):
+            expiry = int(fields[6]) if fields[6] else None
+        elif fields[0] == "fpr" and fields[9] == fingerprint:
+            return expiry
+    return None
+
+
 def check_pgp(path, release, key, scratch, timeout):
     if not release.get("asc"):
         raise UpdateError("pgp: upstream publishes no .asc signature for %s" % os.path.basename(path))
@@ -364,9 +378,16 @@ def check_pgp(path, release, key, scratch, timeout):
                           capture_output=True)
     status = proc.stdout.decode("utf-8", "replace")
     allowed = {re.sub(r"\s", "", f).upper() for f in key["fingerprints"]}
-    for match in re.finditer(r"^\[GNUPG:\] VALIDSIG (\S+) .* (\S+)$", status, re.M):
-        if proc.returncode == 0 and "[GNUPG:] GOODSIG" in status and ({match.group(1), match.group(2)} & allowed):
-            return "pgp: good signature by %s" % match.group(2)
+    for match in re.finditer(r"^\[GNUPG:\] VALIDSIG (\S+) \S+ (\d+) .* (\S+)$", status, re.M):
+        if proc.returncode != 0 or not ({match.group(1), match.group(3)} & allowed):
+            continue
+        if "[GNUPG:] GOODSIG" in status:
+            return "pgp: good signature by %s" % match.group(3)
+        # A release key that has expired since it signed still vouches for
+        # what it signed while it was valid (OpenSSL's keys expire yearly).
+        expiry = key_expiry(env, match.group(1))
+        if "[GNUPG:] EXPKEYSIG" in status and expiry and int(match.group(2)) < expiry:
+            return "pgp: good signature by %s (made before the key expired)" % match.group(3)
     raise UpdateError("pgp: no good signature of %s by a key of %s (%s): %s" % (
         os.path.basename(path), keyring, ", ".join(sorted(allowed)),
         proc.stderr.decode("utf-8", "replace").strip().replace("\n", "; ") or "no valid signature"))

@@ -49,7 +49,7 @@ def build_and_run(host, source, compile_args="", lang="c", env=None):
 
 
 def manifest(host, name):
-    """The manifest of a part 2 component, or skip: the build switched it off."""
+    """The manifest of a component built from source, or skip: the build switched it off."""
     path = "%s/%s.json" % (MANIFEST_DIR, name)
     if not host.file(path).exists:
         pytest.skip("%s was not built from source (switched off for this build)" % name)
@@ -70,7 +70,7 @@ def musl(policy):
     return policy.startswith("musllinux")
 
 
-# --- Part 1: compilers and tools ---------------------------------------------
+# --- Compilers and tools -----------------------------------------------------
 
 def test_c_compiler_builds_a_program_that_runs(container):
     out = build_and_run(container, '#include <stdio.h>\nint main(void){puts("hello from C");return 0;}')
@@ -166,7 +166,7 @@ def test_openssl_runtime_without_the_bases_headers(container):
     assert not container.file("/usr/include/openssl/ssl.h").exists, "the base's OpenSSL headers are installed"
 
 
-# --- Part 1: locale and CA bundle ---------------------------------------------
+# --- Locale and CA bundle -----------------------------------------------------
 
 def test_en_us_utf8_locale_works(container, musl):
     if musl:
@@ -197,7 +197,7 @@ def test_certs_pem_resolves_to_a_readable_bundle(container):
     run(container, "openssl crl2pkcs7 -nocrl -certfile %s | openssl pkcs7 -noout" % CERTS)
 
 
-# --- Part 2: what manylinux builds from source ----------------------------------
+# --- What manylinux builds from source ------------------------------------------
 
 def test_manifests_describe_what_was_built(container):
     listing = container.run("ls %s/*.json 2>/dev/null" % MANIFEST_DIR).stdout.split()

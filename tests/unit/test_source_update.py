@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 import pytest
 import yaml
@@ -372,3 +373,71 @@ def test_requirement_globs_are_expanded_and_one_matching_nothing_is_an_error(pro
     errors = update.option_errors(params(project, "http://127.0.0.1:9", gpg_key,
                                          requirement_files=[str(project / "nothing/*.txt")]))
     assert errors == ["requirement_files: %s matches no file" % (project / "nothing/*.txt")]
+
+
+def playbook_pgp_keys():
+    """update_sources_pgp_keys of the playbook, with its keys directory resolved."""
+    with open(os.path.join(ROOT, "playbooks", "update_sources.yml")) as handle:
+        play_vars = yaml.safe_load(handle)[0]["vars"]
+    keys_dir = os.path.join(ROOT, "playbooks", "files", "keys")
+    return {name: dict(key, keyring=os.path.join(keys_dir, os.path.basename(key["keyring"])))
+            for name, key in play_vars["update_sources_pgp_keys"].items()}
+
+
+def test_the_committed_openssl_key_verifies_the_real_release(tmp_path):
+    release = os.path.join(os.environ.get("MANYLINUX_SOURCE_CACHE") or os.path.join(ROOT, "..", "shared", "sources"),
+                           "openssl-3.5.7.tar.gz")
+    if not os.path.isfile(release):
+        pytest.skip("no openssl-3.5.7.tar.gz in the offline source cache")
+    os.symlink(release, tmp_path / "openssl-3.5.7.tar.gz")
+    asc = "file://" + os.path.join(ROOT, "tests", "unit", "data", "openssl-3.5.7.tar.gz.asc")
+    found = update.check_pgp(str(tmp_path / "openssl-3.5.7.tar.gz"), {"asc": asc}, playbook_pgp_keys()["openssl"],
+                             str(tmp_path), 10)
+    assert found == "pgp: good signature by BA5473A2B0587B07FB27CF2D216094DFD0CB81EF (made before the key expired)"
+    # the same signature does not vouch for other bytes
+    (tmp_path / "other.tar.gz").write_bytes(b"not openssl")
+    with pytest.raises(update.UpdateError, match="no good signature of other.tar.gz"):
+        update.check_pgp(str(tmp_path / "other.tar.gz"), {"asc": asc}, playbook_pgp_keys()["openssl"], str(tmp_path), 10)
+
+
+def test_each_committed_keyring_holds_a_key_the_playbook_names():
+    for name, key in playbook_pgp_keys().items():
+        home = tempfile.mkdtemp(prefix="g", dir="/tmp")
+        try:
+            env = dict(os.environ, GNUPGHOME=home)
+            subprocess.run(["gpg", "--batch", "--quiet", "--import", key["keyring"]], env=env, check=True,
+                           capture_output=True)
+            listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys"], env=env, check=True,
+                                     capture_output=True, text=True).stdout
+        finally:
+            subprocess.run(["gpgconf", "--kill", "all"], env=dict(os.environ, GNUPGHOME=home), capture_output=True)
+            shutil.rmtree(home, ignore_errors=True)
+        held = {line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")}
+        assert held & set(key["fingerprints"]), (name, held)
+
+
+def test_a_key_that_expired_after_signing_still_counts(tmp_path):
+    if not shutil.which("gpg"):
+        pytest.skip("gpg is not installed")
+    home = tempfile.mkdtemp(prefix="g", dir="/tmp")
+    env = dict(os.environ, GNUPGHOME=home)
+    try:
+        subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Short <short@example.invalid>",
+                        "ed25519", "sign", "seconds=3"], env=env, check=True, capture_output=True)
+        listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys"], env=env, check=True,
+                                 capture_output=True, text=True).stdout
+        fingerprint = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")][0]
+        keyring = tmp_path / "short.asc"
+        keyring.write_bytes(subprocess.run(["gpg", "--batch", "--armor", "--export", fingerprint], env=env,
+                                           check=True, capture_output=True).stdout)
+        tarball = tmp_path / "thing-1.0.tar.gz"
+        tarball.write_bytes(b"thing 1.0")
+        subprocess.run(["gpg", "--batch", "--armor", "--detach-sign", "-o", str(tmp_path / "signed.asc"), str(tarball)],
+                       env=env, check=True, capture_output=True)
+    finally:
+        subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+    time.sleep(4)
+    found = update.check_pgp(str(tarball), {"asc": "file://%s" % (tmp_path / "signed.asc")},
+                             {"keyring": str(keyring), "fingerprints": [fingerprint]}, str(tmp_path), 10)
+    assert found == "pgp: good signature by %s (made before the key expired)" % fingerprint
