@@ -346,3 +346,29 @@ def test_sqlite3_pc_is_in_the_images_pkg_config_path_where_upstream_links_it(con
     data = manifest(container, "sqlite3")
     out = container.run("env PKG_CONFIG_PATH=%s pkg-config --modversion sqlite3" % image_env["PKG_CONFIG_PATH"])
     assert out.rc == 0 and out.stdout.strip() == data["version"], out.stderr
+
+
+def test_autoreconf_finds_libtools_macros_without_a_macro_directory(container):
+    """Upstream's autotools check: autoreconf of a project that names no macro directory, so aclocal
+    itself must find LT_INIT (libtool's macros in /usr/local, automake's dirlist)."""
+    libtool = manifest(container, "libtool")
+    script = r"""set -e
+d=$(mktemp -d); cd $d
+printf 'AC_INIT([t],[1.0.0])\nAM_INIT_AUTOMAKE([foreign])\nLT_PREREQ([%s])\nLT_INIT\nAC_CONFIG_FILES([Makefile])\nAC_OUTPUT\n' > configure.ac
+printf 'lib_LTLIBRARIES = libt.la\nlibt_la_SOURCES = t.c\n' > Makefile.am
+printf 'int t(void){return 1;}\n' > t.c
+autoreconf -if 2>&1
+./configure -q
+make -s >/dev/null 2>&1
+ls .libs/libt.so*
+cd /; rm -rf $d
+""" % libtool["version"]
+    assert ".libs/libt.so" in run(container, script).stdout
+
+
+def test_cxx_with_assertions_links_with_as_needed(container):
+    """pypa/manylinux#1760: -D_GLIBCXX_ASSERTIONS with -Wl,--as-needed links (the toolset's libstdc++.so
+    linker script is fixed where upstream fixes it; elsewhere the base's links as it is)."""
+    source = ("#include <array>\n#include <cstdio>\nint main() {\n"
+              "  std::array<int, 3> a = {1, 2, 3};\n  printf(\"repro %d\\n\", a[0]);\n  return 0;\n}")
+    assert build_and_run(container, source, "-D_GLIBCXX_ASSERTIONS -fPIC -Wl,--as-needed", lang="c++") == "repro 1\n"

@@ -213,3 +213,14 @@ def test_no_virtualenv_or_cache_is_part_of_the_repository():
     # a symlinked .venv once slipped in, and a checkout then replaced the real one with it
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     assert not [path for path in tracked if path.split("/")[0] in (".venv", ".ansible", ".cache")], tracked
+
+
+def test_the_libstdcxx_script_fix_is_upstreams_and_idempotent():
+    """pypa/manylinux#1760: the toolset's libstdc++.so names the system library again, once."""
+    with open(os.path.join(ROOT, "roles", "toolchain", "tasks", "main.yml")) as handle:
+        task = [t for t in yaml.safe_load(handle) if "ansible.builtin.replace" in t][0]["ansible.builtin.replace"]
+    script = ("/* GNU ld script */\nOUTPUT_FORMAT(elf64-x86-64)\n"
+              "INPUT ( /usr/lib64/libstdc++.so.6 -lstdc++_nonshared )\n")
+    fixed = re.sub(task["regexp"], task["replace"], script)
+    assert "INPUT ( /usr/lib64/libstdc++.so.6 -lstdc++_nonshared /usr/lib64/libstdc++.so.6 )" in fixed
+    assert re.sub(task["regexp"], task["replace"], fixed) == fixed
