@@ -191,8 +191,8 @@ def check_entry(entry, index):
                 or ("src" in item) == ("content" in item):
             errors.append("%s: file #%d needs an absolute dest and one of src or content" % (label, number + 1))
     exports = full["exports"]
-    if set(exports) - {"environment", "options", "steps"}:
-        errors.append("%s: exports may hold environment, options and steps only" % label)
+    if set(exports) - {"environment", "options", "steps", "since", "before"}:
+        errors.append("%s: exports may hold environment, options, steps, since and before only" % label)
     for option in exports.get("options", []):
         if not isinstance(option, dict) or "option" not in option or set(option) - {"option", "since", "before"}:
             errors.append("%s: an exported option is {option, since?, before?}, not %r" % (label, option))
@@ -445,16 +445,18 @@ def plan(components, sources, build_base, engine, platform, cache_dir, layer_bas
     for name in order:
         entry = by_name[name]
         direct = [by_name[n] for n in needs[name]]
+        # a need's exports as a whole hold for consumers of since <= X.Y < before
+        handed = [d["exports"] if for_version([d["exports"]], entry["version"]) else {} for d in direct]
         environment = merge_environment(
-            [imported_environment(d["exports"].get("environment", {}), entry["imports_as"]) for d in direct],
+            [imported_environment(e.get("environment", {}), entry["imports_as"]) for e in handed],
             entry["environment"], base_environment)
         options = list(entry["options"])
         before_own = []
-        for dep in direct:
-            for option in exported_options(dep["exports"].get("options", []), entry["version"]):
+        for exports in handed:
+            for option in exported_options(exports.get("options", []), entry["version"]):
                 if option not in options:
                     options.append(option)
-            before_own.extend(s for s in exported_steps(dep["exports"].get("steps", []), entry["version"])
+            before_own.extend(s for s in exported_steps(exports.get("steps", []), entry["version"])
                               if s not in before_own)
         quoted = " ".join(shlex.quote(o) for o in options)
         steps = [dict(step, cmd=step["cmd"].replace("@OPTIONS@", quoted)) for step in before_own + entry["steps"]]

@@ -97,6 +97,18 @@ def test_exported_steps_run_first_for_the_versions_they_name(tmp_path):
     assert old["key"] != by_name(run_plan([lib()] + [app("3.9.2")], tmp_path))["app"]["key"]
 
 
+def test_exports_as_a_whole_hold_for_the_versions_they_name(tmp_path):
+    # mpdecimal: CPython before 3.13 builds its bundled libmpdec and must not see the library's headers
+    exports = dict(lib()["exports"], since="3.13")
+    old = by_name(run_plan([lib(exports=exports), app("3.9.2")], tmp_path))["app"]
+    assert old["environment"] == {"CPPFLAGS": "-O2"}
+    assert old["options"] == ["--prefix=/opt/app", "A B"] and old["needs"] == ["lib"]
+    new = by_name(run_plan([lib(exports=exports), app("3.13.1")], tmp_path))["app"]
+    assert new["environment"]["CPPFLAGS"] == "-I/opt/lib/include -O2" and "--with-lib" in new["options"]
+    with pytest.raises(plan.PlanError, match="exports may hold environment, options, steps, since and before only"):
+        run_plan([lib(exports={"when": "3.13"}), app()], tmp_path)
+
+
 def test_a_need_may_be_a_path_in_another_components_prefix(tmp_path):
     result = run_plan([lib(), app(needs=["/opt/lib/bin/tool"])], tmp_path)
     assert by_name(result)["app"]["needs"] == ["lib"]
@@ -121,7 +133,7 @@ def test_imports_are_transitive(tmp_path):
     ([lib(name="a/b")], "letters, digits"),
     ([{"name": "x", "version": "1", "prefixes": ["/x"], "files": [{"dest": "/f"}]}], "one of src or content"),
     ([lib(exports={"steps": [{"name": "s"}]})], "an exported step is"),
-    ([lib(exports={"files": []})], "environment, options and steps only"),
+    ([lib(exports={"files": []})], "environment, options, steps, since and before only"),
     ([app(imports_as={"CPPFLAGS": "NOT A NAME"}), lib()], "imports_as maps variable names"),
 ])
 def test_bad_entries_are_named(components, message, tmp_path):
