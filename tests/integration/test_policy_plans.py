@@ -1,0 +1,76 @@
+"""Every policy's component table plans: the data of the policies this machine cannot build
+(no registry for their bases) is declared and planned as a build would, with no container, and
+what upstream does differently on a policy shows in its plan."""
+
+import json
+import os
+
+import pytest
+import yaml
+
+from conftest import ROOT, ansible_playbook
+
+with open(os.path.join(ROOT, "inventories", "default", "group_vars", "all", "policies.yml")) as _handle:
+    _TABLE = yaml.safe_load(_handle)["build_policy_table"]
+with open(os.path.join(ROOT, "roles", "toolchain", "defaults", "main.yml")) as _handle:
+    _TOOLCHAIN = yaml.safe_load(_handle)
+# in CI, a pair of each base family this machine cannot build (about 20 s each);
+# every pair of the table with the long tests
+FIRST_ARCH = [("manylinux2014", "x86_64"), ("manylinux_2_28", "aarch64"), ("musllinux_1_2", "x86_64")]
+EVERY_PAIR = [(policy, arch) for policy, entry in sorted(_TABLE.items()) for arch in sorted(entry["arches"])]
+
+
+def plans(tmp_path, pairs):
+    output = tmp_path / "plans.json"
+    targets = [{"policy": p, "arch": a} for p, a in pairs]
+    run = ansible_playbook("tests/integration/playbooks/plan_components.yml",
+                           "-e", json.dumps({"plan_targets": targets, "plan_cache_dir": str(tmp_path / "cache"),
+                                             "plan_output": str(output)}))
+    assert run.rc == 0, run.output[-3000:]
+    found = json.loads(output.read_text())
+    return {key: {c["name"]: c for c in components} for key, components in found.items()}
+
+
+@pytest.fixture(scope="module")
+def first_arch_plans(tmp_path_factory):
+    return plans(tmp_path_factory.mktemp("plans"), FIRST_ARCH)
+
+
+def test_the_data_only_policies_plan(first_arch_plans):
+    assert sorted(first_arch_plans) == sorted("%s_%s" % pair for pair in FIRST_ARCH)
+    for key, components in first_arch_plans.items():
+        assert {"openssl", "sqlite3", "mpdecimal", "zstd", "python-tools"} <= set(components), key
+
+
+@pytest.mark.long
+def test_every_pair_plans(tmp_path):
+    found = plans(tmp_path, EVERY_PAIR)
+    assert sorted(found) == sorted("%s_%s" % pair for pair in EVERY_PAIR)
+    check_per_policy_data({key: found[key] for key in found})
+
+
+def check_per_policy_data(found):
+    for key, components in found.items():
+        policy = key.rsplit("_", 1)[0] if not key.endswith("_x86_64") else key[:-len("_x86_64")]
+        # libxcrypt on yum bases only (manylinux2014), as upstream's install-libxcrypt.sh
+        assert ("libxcrypt" in components) == (policy == "manylinux2014"), key
+        # sqlite3.pc into /usr/local/lib/pkgconfig where upstream's build-sqlite3.sh links it
+        linked = "pc-link" in [s["name"] for s in components["sqlite3"]["steps"]]
+        assert linked == (policy in _TOOLCHAIN["toolchain_sqlite_pc_link_policies"]), key
+
+
+def test_what_upstream_does_per_policy_shows_in_the_plans(first_arch_plans):
+    check_per_policy_data(first_arch_plans)
+
+
+def test_cpython_before_3_13_gets_nothing_of_mpdecimal(first_arch_plans):
+    for key, components in first_arch_plans.items():
+        for name, component in components.items():
+            if not name.startswith("cpython-") or name.endswith("-pip"):
+                continue
+            flags = " ".join(component["environment"].values())
+            system = "--with-system-libmpdec" in component["options"]
+            if tuple(int(x) for x in component["version"].split(".")[:2]) < (3, 13):
+                assert "mpdecimal" not in flags and not system, (key, name)
+            else:
+                assert "mpdecimal" in flags and system, (key, name)
