@@ -95,3 +95,8 @@ def test_missing_choice_is_an_error(policies, policy, arch):
 def test_valid_pair_has_no_error(policies):
     assert manylinux_target_error(policies["build_policy_table"], "musllinux_1_2", "armv7l",
                                   policies["build_arch_table"]) == ""
+
+
+def test_armv7l_on_an_arm64_host_asks_for_emulation(policies):
+    """Many arm64 CPUs have no AArch32 (GitHub's arm64 runners): an aarch64 host is not taken to run armv7l."""
+    assert policies["build_arch_table"]["armv7l"]["native_on"] == ["armv7l"]

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 import yaml
 from conftest import ROOT
 
@@ -224,3 +225,30 @@ def test_the_libstdcxx_script_fix_is_upstreams_and_idempotent():
     fixed = re.sub(task["regexp"], task["replace"], script)
     assert "INPUT ( /usr/lib64/libstdc++.so.6 -lstdc++_nonshared /usr/lib64/libstdc++.so.6 )" in fixed
     assert re.sub(task["regexp"], task["replace"], fixed) == fixed
+
+
+ENTRYPOINT = os.path.join(ROOT, "playbooks", "lifecycle", "files", "manylinux-entrypoint")
+
+
+@pytest.mark.parametrize("arch, kernel, personality, expected", [
+    ("x86_64", "x86_64", "i686", "direct x86_64 -"),
+    ("i686", "x86_64", "i686", "linux32 i686 -"),
+    # qemu-arm on an x86_64 host: uname says armv7l already
+    ("armv7l", "armv7l", "armv7l", "direct armv7l -"),
+    # an arm64 kernel (GitHub's arm64 runners): linux32, and CPython told its platform
+    ("armv7l", "aarch64", "armv8l", "linux32 armv8l linux-armv7l"),
+    ("armv7l", "aarch64", "armv7l", "linux32 armv7l -"),
+])
+def test_the_entrypoint_reports_the_images_architecture(tmp_path, arch, kernel, personality, expected):
+    """The entrypoint's choices, with uname and linux32 of a given kernel on PATH (this host has one kernel)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uname").write_text('#!/bin/sh\necho "${FAKE_MACHINE}"\n')
+    (bin_dir / "linux32").write_text('#!/bin/sh\nFAKE_MACHINE=%s VIA=linux32 exec "$@"\n' % personality)
+    for tool in ("uname", "linux32"):
+        os.chmod(bin_dir / tool, 0o755)
+    env = dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]), AUDITWHEEL_ARCH=arch, FAKE_MACHINE=kernel)
+    env.pop("_PYTHON_HOST_PLATFORM", None)
+    out = subprocess.run(["sh", ENTRYPOINT, "sh", "-c", 'echo "${VIA:-direct} $(uname -m) ${_PYTHON_HOST_PLATFORM:--}"'],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == expected
