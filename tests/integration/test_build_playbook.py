@@ -533,7 +533,8 @@ def _most_at_once(spans):
     return most
 
 
-@pytest.mark.parametrize("parallel", [1, 2])
+# parallel=1 (one at a time) with the long tests: CI keeps the case of two at once
+@pytest.mark.parametrize("parallel", [pytest.param(1, marks=pytest.mark.long), 2])
 def test_components_build_at_once_up_to_build_parallel(tmp_path, build_id, image_owner, offline_base, parallel):
     ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % image_owner
     try:
