@@ -160,6 +160,37 @@ def import_failures(runner, python, modules):
     return python_json(runner, python, IMPORT_FAILURES % (tuple(modules),))
 
 
+# Top-level modules of sys.stdlib_module_names (3.10+) left out: those no Linux
+# build has, those that act on import (a browser, a poem), Tk's (the explicit
+# module lists check tkinter where it is built) and nis (3.10-3.12: glibc has
+# no NIS headers since 2.26; upstream's modules-check.py does not ask for it
+# either). Every other one must import, as modules-check.py asks.
+NOT_CHECKED = {"nis", "msvcrt", "nt", "winreg", "winsound", "_winapi", "_overlapped", "_msi", "msilib", "_wmi",
+                "_scproxy", "_osx_support", "_aix_support", "_android_support", "_ios_support",
+                "_apple_support", "antigravity", "this", "__hello__", "__phello__", "_testcapi",
+                "_testinternalcapi", "_testbuffer", "_testimportmultiple", "_testmultiphase",
+                "_testsinglephase", "_testclinic", "_testclinic_limited", "_testlimitedcapi", "_xxtestfuzz",
+                "_ctypes_test", "xxlimited", "xxlimited_35", "xxsubtype", "_xxsubinterpreters",
+                "_xxinterpchannels", "_pyrepl", "_remote_debugging", "idlelib", "turtledemo", "_tkinter",
+                "tkinter", "turtle"}
+STDLIB_IMPORT_FAILURES = """
+import importlib, json, sys
+failed = {}
+for name in sorted(set(sys.stdlib_module_names) - set(%r)):
+    try:
+        importlib.import_module(name)
+    except ImportError as exc:
+        failed[name] = repr(exc)
+print(json.dumps(failed))
+"""
+
+
+def stdlib_import_failures(runner, python):
+    """{module: error} of the standard library's modules (sys.stdlib_module_names less NOT_CHECKED)
+    that `python` cannot import."""
+    return python_json(runner, python, STDLIB_IMPORT_FAILURES % (sorted(NOT_CHECKED),))
+
+
 # What extensions that users build get from sysconfig (setuptools, meson-python, scikit-build).
 USER_BUILD_VARS = ("CC", "CXX", "LDSHARED", "LDCXXSHARED", "CFLAGS", "CPPFLAGS", "LDFLAGS", "CCSHARED")
 

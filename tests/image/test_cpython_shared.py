@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from conftest import docker, image_versions, import_failures, sysconfig_problems
+from conftest import docker, image_versions, import_failures, stdlib_import_failures, sysconfig_problems
 from conftest import python_json as run_python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -155,6 +155,12 @@ def test_enable_shared_and_hardening(run_in_image, shared):
 
 def test_sysconfig_gives_extensions_upstreams_compilers_and_no_private_paths(run_in_image, shared, policy):
     assert sysconfig_problems(run_in_image, shared.python, policy) == []
+
+
+def test_the_whole_standard_library_imports(run_in_image, shared):
+    if tuple(int(part) for part in shared.minor.split(".")) < (3, 10):
+        pytest.skip("sys.stdlib_module_names is 3.10+: 3.9 is checked by the module list of test_stdlib_modules_import")
+    assert stdlib_import_failures(run_in_image, shared.python) == {}
 
 
 def test_stdlib_modules_import(run_in_image, shared):

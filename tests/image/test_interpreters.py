@@ -14,7 +14,7 @@ import re
 
 import pytest
 import yaml
-from conftest import image_manifests, image_versions, import_failures, python_json, sysconfig_problems
+from conftest import image_manifests, image_versions, import_failures, python_json, stdlib_import_failures, sysconfig_problems
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROLE_FILES = os.path.join(HERE, "..", "..", "roles", "interpreters", "files")
@@ -196,6 +196,12 @@ def test_static_build_with_hardening(run_in_image, interp):
 
 def test_sysconfig_gives_extensions_upstreams_compilers_and_no_private_paths(run_in_image, interp, policy):
     assert sysconfig_problems(run_in_image, interp.python, policy) == []
+
+
+def test_the_whole_standard_library_imports(run_in_image, interp):
+    if interp.minor_tuple < (3, 10):
+        pytest.skip("sys.stdlib_module_names is 3.10+: 3.9 is checked by the module list of test_stdlib_modules_import")
+    assert stdlib_import_failures(run_in_image, interp.python) == {}
 
 
 def test_stdlib_modules_import(run_in_image, interp):
