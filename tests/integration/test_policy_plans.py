@@ -24,7 +24,7 @@ def plans(tmp_path, pairs):
     output = tmp_path / "plans.json"
     targets = [{"policy": p, "arch": a} for p, a in pairs]
     run = ansible_playbook("tests/integration/playbooks/plan_components.yml",
-                           "-e", json.dumps({"plan_targets": targets, "plan_cache_dir": str(tmp_path / "cache"),
+                           "-e", json.dumps({"plan_targets": targets, "build_artifact_cache": str(tmp_path / "cache"),
                                              "plan_output": str(output)}))
     assert run.rc == 0, run.output[-3000:]
     found = json.loads(output.read_text())
