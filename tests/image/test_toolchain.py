@@ -201,7 +201,7 @@ def test_certs_pem_resolves_to_a_readable_bundle(container):
 
 def test_manifests_describe_what_was_built(container):
     listing = container.run("ls %s/*.json 2>/dev/null" % MANIFEST_DIR).stdout.split()
-    mine = {"autoconf", "automake", "libtool", "libxcrypt", "sqlite3", "tcl", "tk", "mpdecimal", "zstd"}
+    mine = {"autoconf", "automake", "libtool", "libxcrypt", "git", "curl", "sqlite3", "tcl", "tk", "mpdecimal", "zstd"}
     found = [p for p in listing if p.rsplit("/", 1)[-1][:-5] in mine]
     if not found:
         pytest.skip("no component was built from source")
@@ -221,6 +221,39 @@ def test_autotools_from_source_come_first(container, name, command):
     assert run(container, "command -v %s" % command).stdout.strip() == "/usr/local/bin/%s" % command
     first = run(container, "%s --version" % command).stdout.splitlines()[0]
     assert version_tuple(first) == version_tuple(data["version"]), first
+
+
+def test_git_from_source_is_the_only_git(container):
+    """upstream's build-git.sh: git in /usr/local, and no git package of the base beside it."""
+    data = manifest(container, "git")
+    assert run(container, "command -v git").stdout.strip() == "/usr/local/bin/git"
+    assert version_tuple(run(container, "git --version").stdout) == version_tuple(data["version"])
+    if container.exists("dpkg-query"):
+        status = container.run("dpkg-query -W -f '${Status}' git")
+        assert status.rc != 0 or "not-installed" in status.stdout, "the base's git package is installed"
+    elif container.exists("rpm"):
+        assert container.run("rpm -q git").rc != 0, "the base's git package is installed"
+    elif container.exists("apk"):
+        assert container.run("apk info -e git").rc != 0, "the base's git package is installed"
+
+
+def test_git_commits_clones_and_has_its_https_helper(container):
+    """A commit and a clone work, and https reaches libcurl: the helper links and tries to connect
+    (a git built without curl says remote-https is not a git command)."""
+    manifest(container, "git")
+    script = r"""set -e
+d=$(mktemp -d); cd $d
+git init -q -b main src
+git -C src -c user.name=t -c user.email=t@example.invalid commit -q --allow-empty -m first
+git clone -q "file://$d/src" copy
+git -C copy log --format=%s
+if ldd "$(git --exec-path)/git-remote-https" | grep 'not found' >&2; then exit 1; fi
+cd /; rm -rf $d
+"""
+    assert run(container, script).stdout.split() == ["first"]
+    result = container.run("git ls-remote https://127.0.0.1:9/nothing.git")
+    assert result.rc != 0
+    assert "remote-https" not in result.stderr and re.search(r"(?i)connect", result.stderr), result.stderr
 
 
 def test_libtool_builds_a_shared_library(container):

@@ -57,6 +57,18 @@ def check_per_policy_data(found):
         # sqlite3.pc into /usr/local/lib/pkgconfig where upstream's build-sqlite3.sh links it
         linked = "pc-link" in [s["name"] for s in components["sqlite3"]["steps"]]
         assert linked == (policy in _TOOLCHAIN["toolchain_sqlite_pc_link_policies"]), key
+        # git everywhere with upstream's make variables; libcurl for it (linked against the
+        # private OpenSSL) on manylinux2014 only, as upstream's build-git.sh / build-curl.sh
+        git = dict(option.split("=", 1) for option in components["git"]["options"])
+        assert git["prefix"] == "/usr/local" and git["NO_GETTEXT"] == "1", key
+        assert git["CSPRNG_METHOD"] == ("urandom" if policy == "manylinux2014" else "getrandom"), key
+        assert ("NO_UNCOMPRESS2" in git) == (policy == "manylinux2014"), key
+        assert ("NO_REGEX" in git) == policy.startswith("musllinux"), key
+        curl = policy in _TOOLCHAIN["toolchain_curl_policies"]
+        assert ("curl" in components) == curl == (components["git"]["needs"] == ["curl"]), key
+        if curl:
+            assert components["curl"]["needs"] == ["openssl"], key
+            assert components["git"]["environment"]["CURLDIR"] == _TOOLCHAIN["toolchain_curl_prefix"], key
 
 
 def test_what_upstream_does_per_policy_shows_in_the_plans(first_arch_plans):
