@@ -405,3 +405,19 @@ def test_cxx_with_assertions_links_with_as_needed(container):
     source = ("#include <array>\n#include <cstdio>\nint main() {\n"
               "  std::array<int, 3> a = {1, 2, 3};\n  printf(\"repro %d\\n\", a[0]);\n  return 0;\n}")
     assert build_and_run(container, source, "-D_GLIBCXX_ASSERTIONS -fPIC -Wl,--as-needed", lang="c++") == "repro 1\n"
+
+
+def test_translations_man_pages_and_backgrounds_are_pruned_as_upstream(container):
+    """update-system-packages.sh at finalize: locale directories keep only en* and locale.alias,
+    /usr/local/share/man is empty (the directory stays, pypa/manylinux#1060), no backgrounds."""
+    defaults = yaml.safe_load(open(os.path.join(ROLES, "toolchain", "defaults", "main.yml")))
+    kept = tuple(p.rstrip("*") for p in defaults["toolchain_prune_locale_keep"])
+    for directory in defaults["toolchain_prune_locale_dirs"]:
+        if container.file(directory).is_directory:
+            entries = container.run("ls -A %s" % directory).stdout.split()
+            assert all(e.startswith(kept) for e in entries), (directory, entries)
+    for directory in defaults["toolchain_prune_content_dirs"]:
+        if container.file(directory).is_directory:
+            assert container.run("ls -A %s" % directory).stdout.split() == [], directory
+    for path in defaults["toolchain_prune_paths"]:
+        assert not container.file(path).exists, path
