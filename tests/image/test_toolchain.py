@@ -201,7 +201,7 @@ def test_certs_pem_resolves_to_a_readable_bundle(container):
 
 def test_manifests_describe_what_was_built(container):
     listing = container.run("ls %s/*.json 2>/dev/null" % MANIFEST_DIR).stdout.split()
-    mine = {"autoconf", "automake", "libtool", "libxcrypt", "git", "curl", "sqlite3", "tcl", "tk", "mpdecimal", "zstd"}
+    mine = {"autoconf", "automake", "libtool", "libxcrypt", "git", "git-lfs", "curl", "sqlite3", "tcl", "tk", "mpdecimal", "zstd"}
     found = [p for p in listing if p.rsplit("/", 1)[-1][:-5] in mine]
     if not found:
         pytest.skip("no component was built from source")
@@ -254,6 +254,13 @@ cd /; rm -rf $d
     result = container.run("git ls-remote https://127.0.0.1:9/nothing.git")
     assert result.rc != 0
     assert "remote-https" not in result.stderr and re.search(r"(?i)connect", result.stderr), result.stderr
+
+
+def test_git_lfs_runs_and_its_filters_are_in_the_system_config(container):
+    """upstream's install-git-lfs.sh: `git lfs` works; its filters are set for every user."""
+    data = manifest(container, "git-lfs")
+    assert version_tuple(run(container, "git lfs version").stdout) == version_tuple(data["version"])
+    assert run(container, "git config --system --get filter.lfs.process").stdout.strip() == "git-lfs filter-process"
 
 
 def test_libtool_builds_a_shared_library(container):

@@ -64,6 +64,11 @@ def check_per_policy_data(found):
         assert git["CSPRNG_METHOD"] == ("urandom" if policy == "manylinux2014" else "getrandom"), key
         assert ("NO_UNCOMPRESS2" in git) == (policy == "manylinux2014"), key
         assert ("NO_REGEX" in git) == policy.startswith("musllinux"), key
+        # git-lfs: the release binary of the arch's Go name (upstream's install-git-lfs.sh)
+        arch = key[len(policy) + 1:]
+        goarch = {"x86_64": "amd64", "i686": "386", "aarch64": "arm64", "armv7l": "arm"}.get(arch, arch)
+        lfs_sources = [source["key"] for source in components["git-lfs"]["sources"]]
+        assert lfs_sources == ["git-lfs-%s-%s" % (_TOOLCHAIN["toolchain_git_lfs_version"], goarch)], key
         curl = policy in _TOOLCHAIN["toolchain_curl_policies"]
         assert ("curl" in components) == curl == (components["git"]["needs"] == ["curl"]), key
         if curl:
