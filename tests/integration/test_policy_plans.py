@@ -68,7 +68,7 @@ def check_per_policy_data(found):
         arch = key[len(policy) + 1:]
         goarch = {"x86_64": "amd64", "i686": "386", "aarch64": "arm64", "armv7l": "arm"}.get(arch, arch)
         lfs_sources = [source["key"] for source in components["git-lfs"]["sources"]]
-        assert lfs_sources == ["git-lfs-%s-%s" % (_TOOLCHAIN["toolchain_git_lfs_version"], goarch)], key
+        assert lfs_sources == ["git-lfs-linux-%s-%s" % (goarch, _TOOLCHAIN["toolchain_git_lfs_version"])], key
         curl = policy in _TOOLCHAIN["toolchain_curl_policies"]
         assert ("curl" in components) == curl == (components["git"]["needs"] == ["curl"]), key
         if curl:
