@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from conftest import docker, image_versions, import_failures, stdlib_import_failures, sysconfig_problems
+from conftest import docker, image_manifests, image_versions, import_failures, stdlib_import_failures, sysconfig_problems
 from conftest import python_json as run_python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,8 +33,14 @@ try:
     libc = os.confstr("CS_GNU_LIBC_VERSION")
 except (ValueError, OSError):
     libc = None
+try:
+    from compression import zstd
+    zstd_version = ".".join(map(str, zstd.zstd_version_info))
+except ImportError:  # before 3.14
+    zstd_version = None
 print(json.dumps({"python": platform.python_version(), "openssl": ssl.OPENSSL_VERSION,
-                  "sqlite": sqlite3.sqlite_version, "libc": libc or "unknown", "frozen": getattr(sys, "frozen", False)}))
+                  "sqlite": sqlite3.sqlite_version, "zstd": zstd_version, "libc": libc or "unknown",
+                  "frozen": getattr(sys, "frozen", False)}))
 '''
 
 
@@ -219,6 +225,12 @@ def test_pyinstaller_onefile_runs_in_the_image(frozen, shared, run_in_image, ima
     assert report["openssl"].startswith("OpenSSL 3.5")
     sqlite = python_json(run_in_image, shared, "import json, sqlite3; print(json.dumps(sqlite3.sqlite_version))")
     assert report["sqlite"] == sqlite
+    # compression.zstd (3.14+) bundled with the toolchain's libzstd
+    zstd = next((m["version"] for m in image_manifests() if m["name"] == "zstd"), None)
+    if tuple(int(x) for x in shared.minor.split(".")) >= (3, 14) and zstd:
+        assert report["zstd"] == zstd, report
+    else:
+        assert report["zstd"] is None or not zstd, report
     libc = image_libc(image)
     if libc:
         assert report["libc"] == libc
@@ -234,6 +246,7 @@ def test_pyinstaller_onefile_runs_on_a_newer_distribution(frozen, shared, newer_
     assert report["python"] == shared.version
     assert report["openssl"] == built["openssl"]  # the bundled OpenSSL 3.5, not the distribution's
     assert report["sqlite"] == built["sqlite"]
+    assert report["zstd"] == built["zstd"]
     newer_libc = image_libc(newer_image)
     if newer_libc:
         assert report["libc"] == newer_libc

@@ -181,13 +181,19 @@ def test_wrappers_run_the_interpreter(run_in_image, container, interp):
     assert executable == interp.python
 
 
-def test_static_build_with_hardening(run_in_image, interp):
+def policy_openssl(policy):
+    """The policy table's `openssl` of a policy: `system` or `private`."""
+    with open(os.path.join(HERE, "..", "..", "inventories", "default", "group_vars", "all", "policies.yml")) as handle:
+        return yaml.safe_load(handle)["build_policy_table"][policy]["openssl"]
+
+
+def test_static_build_with_hardening(run_in_image, interp, policy):
     enable_shared, config_args, gil_disabled, cflags_nodist, ldflags_nodist = python_json(
         run_in_image, interp.python, "import json, sysconfig; print(json.dumps("
         "[sysconfig.get_config_var(n) for n in ('Py_ENABLE_SHARED', 'CONFIG_ARGS', 'Py_GIL_DISABLED',"
         " 'CONFIGURE_CFLAGS_NODIST', 'CONFIGURE_LDFLAGS_NODIST')]))")
     assert enable_shared == 0
-    assert "--with-openssl=/opt/_internal/openssl-3.5" in config_args
+    assert ("--with-openssl=/opt/_internal/openssl-3.5" in config_args) == (policy_openssl(policy) == "private")
     # hardening for the interpreter and the standard library only, as upstream's
     assert "-fstack-protector-strong" in cflags_nodist and "-Wl,-z,now" in ldflags_nodist
     assert bool(gil_disabled) == interp.free_threading
@@ -221,12 +227,22 @@ print(json.dumps([sqlite3.sqlite_version] + [r[0] for r in db.execute("SELECT bo
     assert tuple(int(x) for x in rows[0].split(".")) >= (3, 50), rows[0]
 
 
-def test_ssl_links_the_private_openssl(run_in_image, interp):
-    version, ssl_file = python_json(run_in_image, interp.python,
-                                    "import json, ssl, _ssl; print(json.dumps([ssl.OPENSSL_VERSION, _ssl.__file__]))")
-    assert version.startswith("OpenSSL 3.5"), version
-    out = run_in_image.run("env -u LD_LIBRARY_PATH ldd %s" % ssl_file).stdout
-    assert re.search(r"^\s*libssl\.so\.3 => %s/libssl\.so\.3 " % re.escape(OPENSSL_LIB), out, re.M), out
+def test_ssl_links_the_openssl_upstream_links_for_the_policy(run_in_image, interp, policy):
+    """The private OpenSSL 3.5 where the policy says so (manylinux2014), else the base's, as upstream's."""
+    version, ssl_file, hashlib_file = python_json(
+        run_in_image, interp.python,
+        "import json, ssl, _ssl, _hashlib; print(json.dumps([ssl.OPENSSL_VERSION, _ssl.__file__, _hashlib.__file__]))")
+    for extension in (ssl_file, hashlib_file):
+        out = run_in_image.run("env -u LD_LIBRARY_PATH ldd %s" % extension).stdout
+        if policy_openssl(policy) == "private":
+            assert version.startswith("OpenSSL 3.5"), version
+            assert re.search(r"^\s*libcrypto\.so\.3 => %s/libcrypto\.so\.3 " % re.escape(OPENSSL_LIB), out, re.M), out
+        else:
+            assert "/opt/_internal/" not in out, out
+            assert re.search(r"^\s*libcrypto\.so\.\S+ => /(usr/)?lib\S*/libcrypto\.so", out, re.M), out
+    if policy_openssl(policy) == "system":
+        system = run_in_image.run("openssl version").stdout.split()[:2]
+        assert version.split()[:2] == system, (version, system)
 
 
 def test_extensions_link_the_toolchain_libraries(run_in_image, interp):
@@ -335,3 +351,83 @@ for wheel in /tmp/wheelhouse/*.whl; do basename "$wheel"; done
     assert "%s_%s" % (policy, arch) in platforms.split("."), wheel
     # the library was grafted into the wheel
     assert any(re.match(r"greet\.libs/libgreet-[0-9a-f]+\.so", entry) for entry in lines[2:]), lines
+
+
+# --- upstream's run_tests.sh: forty-two, and manylinux-check.py's heuristics ------------
+
+FORTY_TWO_C = r'''
+#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *unused) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "forty_two", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_forty_two(void) { return PyModule_Create(&module); }
+'''
+FORTY_TWO_FILES = {
+    "forty-two.c": FORTY_TWO_C,
+    "pyproject.toml": '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n',
+    "setup.py": ('from setuptools import Extension, setup\nsetup(name="forty_two", version="0.1.0", '
+                 'ext_modules=[Extension("forty_two", sources=["forty-two.c"])])\n'),
+}
+
+
+def test_forty_two_is_built_repaired_and_installed_with_pip_and_uv(run_in_image, interp, policy, arch, tmp_path):
+    """`python -m build` (isolated: its setuptools comes from a hash-checked download, no index),
+    `auditwheel repair --only-plat` to the policy, then installed and imported with pip and with uv."""
+    for name, text in FORTY_TWO_FILES.items():
+        (tmp_path / name).write_text(text)
+    script = """set -e
+cp -r /in /tmp/forty-two
+%(python)s -m pip download --quiet --disable-pip-version-check --no-cache-dir --no-deps --require-hashes \
+    -r /req.txt -d /tmp/wheels >&2
+PIP_NO_INDEX=1 PIP_FIND_LINKS=/tmp/wheels %(python)s -m build --wheel --outdir /tmp/dist /tmp/forty-two >&2
+ls /tmp/dist
+auditwheel repair --only-plat -w /tmp/wheelhouse /tmp/dist/*.whl >&2
+repaired=$(ls /tmp/wheelhouse/*.whl); basename "$repaired"
+%(python)s -m pip install --quiet --disable-pip-version-check --no-index "$repaired"
+cd / && %(python)s -c 'import forty_two; print(forty_two.answer())'
+uv venv --quiet --python %(python)s /tmp/uv-venv
+uv pip install --quiet --offline --python /tmp/uv-venv/bin/python "$repaired"
+/tmp/uv-venv/bin/python -c 'import forty_two; print(forty_two.answer())'
+""" % {"python": interp.python}
+    proc = run_in_image.run(script, ca=True, volumes=["%s:/in:ro" % tmp_path, "%s:/req.txt:ro" % SETUPTOOLS_REQUIREMENTS])
+    built, repaired, by_pip, by_uv = proc.stdout.split()[-4:]
+    assert built == "forty_two-0.1.0-%s-linux_%s.whl" % (interp.identifier, arch), proc.stdout
+    assert re.fullmatch(r"forty_two-0\.1\.0-%s-\S*%s_%s\S*\.whl" % (interp.identifier, policy, arch), repaired), repaired
+    assert (by_pip, by_uv) == ("42", "42"), proc.stdout + proc.stderr
+
+
+# The libc a policy promises: manylinux_X_Y -> glibc X.Y, manylinux2014 -> glibc 2.17 (PEP 599),
+# musllinux_X_Y -> musl X.Y.
+LEGACY_GLIBC = {"manylinux2014": (2, 17)}
+MANYLINUX_HEURISTICS = r'''
+import ctypes, json, sysconfig
+try:
+    from packaging import tags
+    platforms = sorted({t.platform for t in tags.sys_tags()})
+except ImportError:
+    platforms = None
+libc = ctypes.CDLL(None)
+glibc = None
+if hasattr(libc, "gnu_get_libc_version"):
+    libc.gnu_get_libc_version.restype = ctypes.c_char_p
+    glibc = libc.gnu_get_libc_version().decode()
+print(json.dumps({"platform": sysconfig.get_platform(), "glibc": glibc, "platforms": platforms}))
+'''
+
+
+def test_manylinux_heuristics_say_the_policy_is_compatible(run_in_image, interp, policy, arch):
+    """manylinux-check.py's reading (PEP 513/599/600): the C library the process is linked to is the
+    policy's or newer (glibc on manylinux, none on musllinux), and packaging's tags, which pip
+    installs wheels by, include the policy's."""
+    found = python_json(run_in_image, interp.python, MANYLINUX_HEURISTICS)
+    assert found["platform"] == "linux-%s" % arch, found
+    family, _, version = policy.partition("_")
+    if family == "musllinux":
+        assert found["glibc"] is None, found
+    else:
+        wanted = LEGACY_GLIBC.get(policy) or tuple(int(part) for part in version.split("_"))
+        assert found["glibc"] and tuple(int(p) for p in found["glibc"].split(".")[:2]) >= wanted, found
+    if found["platforms"] is None:
+        pytest.fail("packaging is not importable by %s (upstream's tools carry it)" % interp.python)
+    tag = "%s_%s" % (policy, arch)
+    assert tag in found["platforms"], (tag, found["platforms"])

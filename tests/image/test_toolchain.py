@@ -428,3 +428,43 @@ def test_translations_man_pages_and_backgrounds_are_pruned_as_upstream(container
             assert container.run("ls -A %s" % directory).stdout.split() == [], directory
     for path in defaults["toolchain_prune_paths"]:
         assert not container.file(path).exists, path
+
+
+CMAKE_SQLITE = r"""cmake_minimum_required(VERSION 3.16)
+project(find_sqlite3 C)
+find_package(SQLite3 3.50 REQUIRED)
+add_executable(version version.c)
+target_compile_definitions(version PRIVATE EXPECTED="${SQLite3_VERSION}")
+target_link_libraries(version SQLite::SQLite3)
+"""
+CMAKE_SQLITE_MAIN = r"""#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) { printf("%s %s\n", EXPECTED, sqlite3_libversion()); return strcmp(EXPECTED, sqlite3_libversion()) != 0; }
+"""
+
+
+def test_cmake_find_package_sqlite3_builds_and_runs(container, policy, image_env):
+    """upstream's ctest: find_package(SQLite3 3.50) with the image's own environment finds the private
+    SQLite, and what links it runs without LD_LIBRARY_PATH."""
+    defaults = yaml.safe_load(open(os.path.join(ROLES, "toolchain", "defaults", "main.yml")))
+    if policy not in defaults["toolchain_sqlite_pc_link_policies"]:
+        pytest.skip("%s does not link sqlite3.pc into the image's pkg-config path (as upstream, which runs "
+                    "this check on %s only)" % (policy, ", ".join(defaults["toolchain_sqlite_pc_link_policies"])))
+    data = manifest(container, "sqlite3")
+    script = """set -e
+d=$(mktemp -d); cd $d
+cat > CMakeLists.txt <<'EOF_CMAKE'
+{cmake}
+EOF_CMAKE
+cat > version.c <<'EOF_C'
+{main}
+EOF_C
+cmake -S . -B build >/dev/null
+cmake --build build >/dev/null
+./build/version
+cd /; rm -rf $d
+""".format(cmake=CMAKE_SQLITE, main=CMAKE_SQLITE_MAIN)
+    found, linked = run(container, script).stdout.split()
+    assert found == linked, (found, linked)
+    assert version_tuple(linked) == version_tuple(data["version"]), linked

@@ -47,6 +47,7 @@ def test_every_pair_plans(tmp_path):
     found = plans(tmp_path, EVERY_PAIR)
     assert sorted(found) == sorted("%s_%s" % pair for pair in EVERY_PAIR)
     check_per_policy_data({key: found[key] for key in found})
+    check_openssl_per_policy(found)
 
 
 def check_per_policy_data(found):
@@ -74,6 +75,23 @@ def check_per_policy_data(found):
         if curl:
             assert components["curl"]["needs"] == ["openssl"], key
             assert components["git"]["environment"]["CURLDIR"] == _TOOLCHAIN["toolchain_curl_prefix"], key
+
+
+def check_openssl_per_policy(found):
+    for key, components in found.items():
+        policy = key.rsplit("_", 1)[0] if not key.endswith("_x86_64") else key[:-len("_x86_64")]
+        private = _TABLE[policy]["openssl"] == "private"
+        for name, component in components.items():
+            if not name.startswith(("cpython-", "shared-cpython-")) or name.endswith(("-pip", "-wrappers")):
+                continue
+            # /opt/python: the OpenSSL upstream links for the policy; the shared CPythons: always openssl35's
+            linked = "openssl" in component["needs"]
+            assert linked == (private or name.startswith("shared-")), (key, name)
+            assert any(o.startswith("--with-openssl=") for o in component["options"]) == linked, (key, name)
+
+
+def test_opt_python_links_the_openssl_upstream_links(first_arch_plans):
+    check_openssl_per_policy(first_arch_plans)
 
 
 def test_what_upstream_does_per_policy_shows_in_the_plans(first_arch_plans):

@@ -3,7 +3,7 @@
 import pytest
 from manylinux import AnsibleFilterError, manylinux_target, manylinux_target_error
 
-REQUIRED = {"os", "os_family", "package_manager", "libc", "base_image", "devtoolset_root",
+REQUIRED = {"os", "os_family", "package_manager", "libc", "openssl", "base_image", "devtoolset_root",
             "path_prepend", "ld_library_path_prepend", "bootstrap", "arches"}
 # What manylinux publishes (and manylinux_2_31 x86_64/aarch64, built here on Debian 11).
 EXPECTED_ARCHES = {
@@ -33,6 +33,8 @@ def test_policy_entries_are_complete(policies, policy):
     assert entry["bootstrap"]["packages"] and entry["bootstrap"]["interpreter"].startswith("/")
     assert entry["os_family"] in {"Debian", "RedHat", "Alpine"}
     assert entry["libc"] == ("musl" if policy.startswith("musllinux") else "glibc")
+    # upstream builds its own OpenSSL only where the base's is older than 1.1.1 (CentOS 7's 1.0.2)
+    assert entry["openssl"] == ("private" if policy == "manylinux2014" else "system")
 
 
 @pytest.mark.parametrize("policy", sorted(EXPECTED_ARCHES))
