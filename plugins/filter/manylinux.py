@@ -480,6 +480,37 @@ def manylinux_interpreter_table(entries, prefix_root, link_dir):
     return records
 
 
+def manylinux_downloadable_interpreters(table, arch, requirements, requirements_dir):
+    """What manylinux-interpreters can download on one arch: tag -> implementation, python_version,
+    implementation_version, url, sha256, requirements (the path in the image of the pip pins for its
+    Python version: `requirements` maps a version to a file name, with a `default`)."""
+    found = {}
+    for tag, entry in sorted((table or {}).items()):
+        missing = {"implementation", "python_version", "arches"} - set(entry or {})
+        if missing:
+            raise AnsibleFilterError("downloadable interpreter %s lacks %s" % (tag, ", ".join(sorted(missing))))
+        pin = entry["arches"].get(arch)
+        if pin is None:
+            continue
+        missing = {"implementation_version", "url", "sha256"} - set(pin)
+        if missing:
+            raise AnsibleFilterError("downloadable interpreter %s on %s lacks %s" % (tag, arch, ", ".join(sorted(missing))))
+        if not re.fullmatch(r"[0-9a-f]{64}", str(pin["sha256"])):
+            raise AnsibleFilterError("downloadable interpreter %s on %s: sha256 %r is not 64 hex digits"
+                                     % (tag, arch, pin["sha256"]))
+        version = str(entry["python_version"])
+        name = requirements.get(version, requirements.get("default"))
+        found[tag] = {
+            "implementation": entry["implementation"],
+            "python_version": version,
+            "implementation_version": str(pin["implementation_version"]),
+            "url": pin["url"],
+            "sha256": pin["sha256"],
+            "requirements": "%s/%s" % (requirements_dir.rstrip("/"), name) if name else None,
+        }
+    return found
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -503,4 +534,5 @@ class FilterModule(object):
             "manylinux_cpython_tag": manylinux_cpython_tag,
             "manylinux_options_for": manylinux_options_for,
             "manylinux_interpreter_table": manylinux_interpreter_table,
+            "manylinux_downloadable_interpreters": manylinux_downloadable_interpreters,
         }

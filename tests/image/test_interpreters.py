@@ -106,18 +106,45 @@ def requirement_pins(interp):
 # --- the set of interpreters -------------------------------------------------------
 
 
-def test_manylinux_interpreters_lists_exactly_what_was_built(run_in_image):
-    expected = sorted(i.identifier for i in _all())
+INTERPRETERS_DEFAULTS = os.path.join(HERE, "..", "..", "roles", "interpreters", "defaults", "main.yml")
+
+
+def role_setting(name):
+    """A variable of role interpreters as the build had it: MANYLINUX_BUILD_VARS, else the default."""
+    build_vars = os.environ.get("MANYLINUX_BUILD_VARS", "")
+    if build_vars:
+        with open(build_vars) as handle:
+            given = yaml.safe_load(handle) or {}
+        if name in given:
+            return given[name]
+    with open(INTERPRETERS_DEFAULTS) as handle:
+        return yaml.safe_load(handle)[name]
+
+
+def downloadable_here(policy, arch):
+    """What the image's manylinux-interpreters can download: upstream's table for the arch, on glibc."""
+    if policy.startswith("musllinux"):
+        return set()
+    return {tag for tag, entry in role_setting("interpreters_downloadable").items() if arch in entry["arches"]}
+
+
+def test_manylinux_interpreters_lists_the_built_and_the_downloadable(run_in_image, policy, arch):
+    built = {i.identifier for i in _all()}
+    downloadable = downloadable_here(policy, arch)
+    ensured = set(role_setting("interpreters_ensure")) & downloadable
     installed = run_in_image.run("manylinux-interpreters list --installed").stdout.split()
-    assert sorted(installed) == expected
+    assert sorted(installed) == sorted(built | ensured)
     listed = json.loads(run_in_image.run("manylinux-interpreters list --format json").stdout)
-    assert sorted(item["identifier"] for item in listed) == expected
+    assert sorted(item["identifier"] for item in listed) == sorted(built | downloadable)
     by_id = {item["identifier"]: item for item in listed}
     for i in _all():
-        item = by_id[i.identifier]
-        assert item == {"identifier": i.identifier, "implementation": "cpython", "version": i.version,
-                        "variant": "freethreading" if i.free_threading else "default",
-                        "install_path": i.link, "installed": True}
+        assert by_id[i.identifier] == {"identifier": i.identifier, "installed": True, "python_version": i.version,
+                                       "implementation": "cpython", "implementation_version": i.version,
+                                       "install_path": i.link}
+    for tag in downloadable - ensured:
+        item = by_id[tag]
+        assert item["installed"] is False and item["implementation"] in ("pypy", "graalpy"), item
+        assert item["install_path"] == "/opt/python/" + tag
 
 
 def test_manylinux_interpreters_list_installed_follows_the_disk(run_in_image):
@@ -132,14 +159,62 @@ def test_manylinux_interpreters_list_installed_follows_the_disk(run_in_image):
     remaining = json.loads(proc.stdout)
     assert sorted(item["identifier"] for item in remaining) == sorted(
         i.identifier for i in _all() if i.identifier != gone.identifier)
-    assert "%s not installed" % gone.identifier in proc.stderr
+    assert "%s is not installed and cannot be" % gone.identifier in proc.stderr
 
 
-def test_manylinux_interpreters_ensure(run_in_image):
-    run_in_image.run("manylinux-interpreters ensure-all && manylinux-interpreters ensure %s"
-                     % " ".join(i.identifier for i in _all()))
+def test_manylinux_interpreters_ensure_names_the_choices(run_in_image):
+    run_in_image.run("manylinux-interpreters ensure %s" % " ".join(i.identifier for i in _all()))
     proc = run_in_image.run("manylinux-interpreters ensure cp27-cp27mu", check=False)
-    assert proc.returncode == 2 and "unknown interpreter" in proc.stderr
+    assert proc.returncode == 2 and "unknown interpreter(s) cp27-cp27mu; choose from: " in proc.stderr
+
+
+# A downloadable interpreter served on 127.0.0.1 in the container: a copy of one of the image's
+# CPythons, packed as PyPy's archives are (one top directory), with its own pin.
+ENSURE_FROM_A_LOCAL_SERVER = r"""set -e
+cd /tmp
+cp -a {prefix} test-interpreter
+tar -cjf test.tar.bz2 test-interpreter
+rm -rf test-interpreter
+sha=$(sha256sum test.tar.bz2 | cut -d' ' -f1)
+{python} -m http.server --bind 127.0.0.1 8719 >/dev/null 2>&1 &
+server=$!
+for _ in $(seq 50); do {python} -c 'import socket; socket.create_connection(("127.0.0.1", 8719))' 2>/dev/null && break; sleep 0.2; done
+{python} - "$sha" {tag} <<'EOF_PY'
+import json, sys
+sha, tag = sys.argv[1], sys.argv[2]
+data = json.load(open("/opt/_internal/manylinux-interpreters.json"))
+data["downloadable"] = {{tag: {{"implementation": "testpy", "python_version": "{minor}", "implementation_version": "0.1",
+                              "url": "http://127.0.0.1:8719/test.tar.bz2", "sha256": sha,
+                              "requirements": "/opt/_internal/manylinux-interpreters/{requirements}"}}}}
+json.dump(data, open("/tmp/data.json", "w"))
+EOF_PY
+export MANYLINUX_INTERPRETERS_DATA=/tmp/data.json
+manylinux-interpreters list --format json > /tmp/before.json
+manylinux-interpreters ensure {tag}
+manylinux-interpreters ensure {tag}
+kill $server
+testpy{minor} -c 'import pip, sys; print(sys.prefix, pip.__version__)'
+manylinux-interpreters list --installed
+"""
+
+
+def test_manylinux_interpreters_ensure_downloads_from_a_local_server(run_in_image, policy, arch):
+    """ensure against an HTTP server on 127.0.0.1: pinned download, unpacked, pip from the image's pins
+    (--require-hashes, from the index: network), linked, wrapped; a second ensure changes nothing."""
+    if not downloadable_here(policy, arch):
+        pytest.skip("%s_%s has no downloadable interpreters (upstream's table), so no pins for them" % (policy, arch))
+    source = next(i for i in _all() if not i.free_threading and i.minor_tuple >= (3, 11))
+    tag = "tp%s-test" % source.minor.replace(".", "")
+    script = ENSURE_FROM_A_LOCAL_SERVER.format(prefix=source.prefix, python=source.python, tag=tag, minor=source.minor,
+                                               requirements=role_setting("interpreters_requirements")["default"])
+    proc = run_in_image.run(script, ca=True)
+    lines = proc.stdout.splitlines()
+    assert "installing '%s' at '/opt/python/%s'" % (tag, tag) in lines, proc.stdout
+    assert "'%s' already installed at '/opt/python/%s'" % (tag, tag) in lines, proc.stdout
+    prefix, pip_version = lines[-len(_all()) - 2].split()
+    assert prefix == "/opt/_internal/" + tag
+    assert pip_version == requirement_pins(source)["pip"]
+    assert tag in lines[-len(_all()) - 1:]
 
 
 def test_opt_python_holds_exactly_the_list(container):

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from manylinux import (AnsibleFilterError, manylinux_archive_root,
                        manylinux_commit_changes, manylinux_component_labels, manylinux_cpython_tag,
+                       manylinux_downloadable_interpreters,
                        manylinux_interpreter_table, manylinux_offline_base, manylinux_options_for, manylinux_path_join,
                        manylinux_pushed_digests, manylinux_source, manylinux_sources)
 
@@ -364,3 +365,38 @@ def test_pushed_digests_name_every_tag_of_every_pushed_repository_and_each_list(
         "r:5000/o/p_x86_64-shared:2026.12.02-1": "sha256:aa", "r:5000/o/p_x86_64-shared:latest": "sha256:aa",
         "r:5000/o/p_armv7l-shared:2026.12.02-1": "sha256:bb", "r:5000/o/p_armv7l-shared:latest": "sha256:bb",
         "r:5000/o/p-shared:2026.12.02-1": "sha256:cc", "r:5000/o/p-shared:latest": "sha256:dd"}
+
+
+INTERPRETERS_DEFAULTS = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "interpreters", "defaults",
+                                     "main.yml")
+
+
+def test_downloadable_interpreters_of_an_arch_with_their_pins():
+    with open(INTERPRETERS_DEFAULTS) as handle:
+        defaults = yaml.safe_load(handle)
+    table, requirements = defaults["interpreters_downloadable"], defaults["interpreters_requirements"]
+    x86_64 = manylinux_downloadable_interpreters(table, "x86_64", requirements, "/opt/_internal/mi/")
+    assert sorted(x86_64) == sorted(table)
+    pypy = x86_64["pp311-pypy311_pp73"]
+    assert pypy["implementation"] == "pypy" and pypy["python_version"] == "3.11"
+    assert pypy["url"].endswith("-linux64.tar.bz2") and len(pypy["sha256"]) == 64
+    assert pypy["requirements"] == "/opt/_internal/mi/" + requirements["default"]
+    assert x86_64["pp39-pypy39_pp73"]["requirements"] == "/opt/_internal/mi/" + requirements["3.9"]
+    # as upstream's python_versions.json: no GraalPy on i686, nothing on the others
+    assert sorted(manylinux_downloadable_interpreters(table, "i686", requirements, "/r")) == [
+        "pp310-pypy310_pp73", "pp311-pypy311_pp73", "pp39-pypy39_pp73"]
+    assert manylinux_downloadable_interpreters(table, "s390x", requirements, "/r") == {}
+    # what the image installs by default is in the table
+    assert set(defaults["interpreters_ensure"]) <= set(table)
+
+
+def test_downloadable_interpreters_name_what_an_entry_lacks():
+    with pytest.raises(AnsibleFilterError, match="pp1-x lacks arches, python_version"):
+        manylinux_downloadable_interpreters({"pp1-x": {"implementation": "pypy"}}, "x86_64", {}, "/r")
+    entry = {"implementation": "pypy", "python_version": "3.11",
+             "arches": {"x86_64": {"implementation_version": "1", "url": "https://e/x.tar.bz2", "sha256": "abc"}}}
+    with pytest.raises(AnsibleFilterError, match="pp1-x on x86_64: sha256 'abc' is not 64 hex digits"):
+        manylinux_downloadable_interpreters({"pp1-x": entry}, "x86_64", {}, "/r")
+    del entry["arches"]["x86_64"]["url"]
+    with pytest.raises(AnsibleFilterError, match="pp1-x on x86_64 lacks url"):
+        manylinux_downloadable_interpreters({"pp1-x": entry}, "x86_64", {}, "/r")

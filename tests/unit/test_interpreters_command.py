@@ -1,12 +1,16 @@
 """manylinux-interpreters (role interpreters' command), against a data file like the role writes."""
 
+import functools
+import hashlib
+import http.server
 import importlib.util
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
+import tarfile
+import threading
 
 import jinja2
 import pytest
@@ -19,22 +23,63 @@ command = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(command)
 
 
+ARCHIVE_PYTHON = "pypy3.11"
+
+
+def make_archive(tmp_path, name="pypy-test", python_target=None):
+    """A .tar.bz2 like PyPy's: one top directory, bin/<python> (here a link to this Python), a .debug file."""
+    top = tmp_path / "src" / name
+    (top / "bin").mkdir(parents=True)
+    (top / "bin" / ARCHIVE_PYTHON).symlink_to(python_target or sys.executable)
+    (top / "bin" / "python3").symlink_to(ARCHIVE_PYTHON)
+    (top / "bin" / "libpypy.so.debug").write_text("debug")
+    (top / "LICENSE").write_text("license")
+    archive = tmp_path / (name + ".tar.bz2")
+    with tarfile.open(archive, "w:bz2") as tar:
+        tar.add(top, arcname=name)
+    return archive, hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """An HTTP server on 127.0.0.1 serving a directory."""
+    root = tmp_path_factory.mktemp("served")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, "http://127.0.0.1:%d" % httpd.server_address[1]
+    httpd.shutdown()
+
+
 @pytest.fixture
-def data(tmp_path):
-    """Two interpreters; only the first has an executable bin/python."""
+def image(tmp_path, server):
+    """Directories like the image's, a data file like the role writes: two CPythons built (the first one
+    installed), a downloadable PyPy served by the local server with its own pin."""
+    served, url = server
+    archive, sha256 = make_archive(tmp_path)
+    name = "pypy-%s.tar.bz2" % tmp_path.name
+    shutil.copy(archive, served / name)
+    dirs = {key: tmp_path / key for key in ("python", "internal", "bin")}
+    for path in dirs.values():
+        path.mkdir()
     records = []
     for identifier, version, variant in (("cp313-cp313", "3.13.14", "default"),
                                          ("cp314-cp314t", "3.14.6", "freethreading")):
-        link = tmp_path / identifier
         records.append({"identifier": identifier, "implementation": "cpython", "version": version,
-                        "variant": variant, "install_path": str(link), "prefix": "/unused", "minor": "x"})
-    python = tmp_path / "cp313-cp313" / "bin" / "python"
-    python.parent.mkdir(parents=True)
-    python.write_text("#!/bin/sh\n")
-    python.chmod(python.stat().st_mode | stat.S_IXUSR)
+                        "variant": variant, "install_path": str(dirs["python"] / identifier)})
+    prefix = dirs["internal"] / "cpython-3.13.14"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "python").symlink_to(sys.executable)
+    (dirs["python"] / "cp313-cp313").symlink_to(prefix)
+    data = {"interpreters": records, "link_dir": str(dirs["python"]), "prefix_root": str(dirs["internal"]),
+            "wrapper_dir": str(dirs["bin"]),
+            "downloadable": {"pp311-pypy311_pp73": {
+                "implementation": "pypy", "python_version": "3.11", "implementation_version": "7.3.23",
+                "url": "%s/%s" % (url, name), "sha256": sha256, "requirements": None}}}
     path = tmp_path / "data.json"
-    path.write_text(json.dumps(records))
-    return str(path)
+    path.write_text(json.dumps(data))
+    return dict(dirs, data=str(path), served=served / name, sha256=sha256)
 
 
 def run(data, *args):
@@ -43,29 +88,102 @@ def run(data, *args):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def test_list_names_every_interpreter(data):
-    assert run(data, "list") == (0, "cp313-cp313\ncp314-cp314t\n", "")
+def rewrite(image, **changes):
+    data = json.loads(open(image["data"]).read())
+    data["downloadable"]["pp311-pypy311_pp73"].update(changes)
+    open(image["data"], "w").write(json.dumps(data))
 
 
-def test_list_installed_only_those_on_disk(data):
-    assert run(data, "list", "--installed") == (0, "cp313-cp313\n", "")
+def test_list_names_the_built_and_the_downloadable_in_upstreams_order(image):
+    assert run(image["data"], "list") == (0, "cp313-cp313\ncp314-cp314t\npp311-pypy311_pp73\n", "")
 
 
-def test_list_json(data):
-    rc, out, _ = run(data, "list", "--format", "json")
+def test_list_installed_only_those_on_disk(image):
+    assert run(image["data"], "list", "--installed") == (0, "cp313-cp313\n", "")
+
+
+def test_list_json_has_upstreams_keys(image):
+    rc, out, _ = run(image["data"], "list", "--format", "json")
     assert rc == 0
     items = json.loads(out)
-    assert [(i["identifier"], i["installed"]) for i in items] == [("cp313-cp313", True), ("cp314-cp314t", False)]
-    assert set(items[0]) == {"identifier", "implementation", "version", "variant", "install_path", "installed"}
+    assert [i["identifier"] for i in items] == ["cp313-cp313", "cp314-cp314t", "pp311-pypy311_pp73"]
+    assert all(set(i) == {"identifier", "installed", "python_version", "implementation",
+                          "implementation_version", "install_path"} for i in items)
+    installed = items[0]
+    # an installed interpreter answers for itself
+    here = "%d.%d.%d" % sys.version_info[:3]
+    assert (installed["installed"], installed["python_version"], installed["implementation"]) == (True, here, "cpython")
+    assert items[2] == {"identifier": "pp311-pypy311_pp73", "installed": False, "python_version": "3.11",
+                        "implementation": "pypy", "implementation_version": "7.3.23",
+                        "install_path": str(image["python"] / "pp311-pypy311_pp73")}
 
 
-def test_ensure(data):
-    assert run(data, "ensure", "cp313-cp313")[0] == 0
-    rc, _, err = run(data, "ensure", "cp313-cp313", "cp314-cp314t")
-    assert rc == 1 and "cp314-cp314t not installed" in err
-    rc, _, err = run(data, "ensure", "pp310-pypy310_pp73")
-    assert rc == 2 and "unknown interpreter(s) pp310-pypy310_pp73" in err
-    assert run(data, "ensure-all")[0] == 1
+def test_list_verbose(image):
+    rc, out, _ = run(image["data"], "list", "-v")
+    assert rc == 0 and "pp311-pypy311_pp73:\n  installed:              no\n" in out
+
+
+def test_ensure_downloads_checks_unpacks_links_and_wraps(image):
+    rc, out, err = run(image["data"], "ensure", "pp311-pypy311_pp73")
+    assert rc == 0, err
+    prefix = image["internal"] / "pp311-pypy311_pp73"
+    link = image["python"] / "pp311-pypy311_pp73"
+    assert os.readlink(link) == str(prefix)
+    assert (prefix / "LICENSE").read_text() == "license"            # the top directory stripped
+    assert not (prefix / "bin" / "libpypy.so.debug").exists()       # debug files removed
+    assert os.readlink(prefix / "bin" / "python") == "python3"      # bin/python made
+    wrapper = image["bin"] / "pypy3.11"
+    assert os.access(wrapper, os.X_OK)
+    proc = subprocess.run([str(wrapper), "-c", "import sys; print(sys.version_info[0])"], capture_output=True, text=True)
+    assert proc.stdout == "3\n"
+    assert run(image["data"], "list", "--installed")[1] == "cp313-cp313\npp311-pypy311_pp73\n"
+    # nothing of the download is left beside it
+    assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14", "pp311-pypy311_pp73"]
+    # a second ensure changes nothing
+    rc, out, _ = run(image["data"], "ensure", "pp311-pypy311_pp73")
+    assert rc == 0 and "already installed" in out
+
+
+def test_a_bad_download_leaves_nothing(image):
+    rewrite(image, sha256="0" * 64)
+    rc, _, err = run(image["data"], "ensure", "pp311-pypy311_pp73")
+    assert rc == 1 and "expected %s" % ("0" * 64) in err and image["sha256"] in err
+    assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14"]
+    assert not list(image["bin"].iterdir()) and sorted(p.name for p in image["python"].iterdir()) == ["cp313-cp313"]
+
+
+def test_an_unreachable_url_is_a_clear_error(image):
+    rewrite(image, url="http://127.0.0.1:9/absent.tar.bz2")
+    rc, _, err = run(image["data"], "ensure", "pp311-pypy311_pp73")
+    assert rc == 1 and "cannot download http://127.0.0.1:9/absent.tar.bz2" in err
+    assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14"]
+
+
+def test_a_failed_pip_step_leaves_nothing(image, tmp_path, server):
+    """The archive's python fails `-m ensurepip` (and touches nothing of this machine's Pythons)."""
+    fake = tmp_path / "fake-python"
+    fake.write_text('#!/bin/sh\n[ "$1" = -m ] && exit 3\nexec %s "$@"\n' % sys.executable)
+    fake.chmod(0o755)
+    (tmp_path / "other").mkdir()
+    archive, sha256 = make_archive(tmp_path / "other", python_target=fake)
+    shutil.copy(archive, image["served"])
+    rewrite(image, requirements=str(tmp_path / "requirements.txt"), sha256=sha256)
+    rc, _, err = run(image["data"], "ensure", "pp311-pypy311_pp73")
+    assert rc == 1 and "installing pp311-pypy311_pp73 failed" in err
+    assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14"]
+    assert sorted(p.name for p in image["python"].iterdir()) == ["cp313-cp313"]
+
+
+def test_ensure_names_unknown_tags_and_the_choices_before_any_work(image):
+    rc, _, err = run(image["data"], "ensure", "pp311-pypy311_pp73", "pp399-nothing")
+    assert rc == 2 and "unknown interpreter(s) pp399-nothing; choose from: cp313-cp313, cp314-cp314t, " in err
+    assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14"]
+
+
+def test_a_built_interpreter_cannot_be_installed_again(image):
+    rc, _, err = run(image["data"], "ensure", "cp314-cp314t")
+    assert rc == 1 and "cp314-cp314t is not installed and cannot be: it is built with the image" in err
+    assert run(image["data"], "ensure-all")[0] == 1
 
 
 def test_missing_data_file_is_a_clear_error(tmp_path):
@@ -73,16 +191,16 @@ def test_missing_data_file_is_a_clear_error(tmp_path):
     assert rc == 2 and "cannot read" in err
 
 
-def test_no_command_is_a_usage_error(data):
-    rc, _, err = run(data)
+def test_no_command_is_a_usage_error(image):
+    rc, _, err = run(image["data"])
     assert rc == 2 and "usage" in err
 
 
-def test_template_renders_a_runnable_script(tmp_path, data):
+def test_template_renders_a_runnable_script(tmp_path, image):
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True)
     env.filters["to_json"] = json.dumps
     text = env.get_template("manylinux-interpreters.j2").render(
-        interpreters_command_python=sys.executable, interpreters_command_data=data, ansible_managed="managed")
+        interpreters_command_python=sys.executable, interpreters_command_data=image["data"], ansible_managed="managed")
     assert text.startswith("#!%s\n" % sys.executable)
     script = tmp_path / "manylinux-interpreters"
     script.write_text(text)
