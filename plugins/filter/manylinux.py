@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 
 try:
     from ansible.errors import AnsibleFilterError
@@ -511,6 +512,21 @@ def manylinux_downloadable_interpreters(table, arch, requirements, requirements_
     return found
 
 
+def manylinux_link_command(links):
+    """One shell command that makes each symlink {src, dest} (its directory first), every path quoted;
+    a rerun replaces the links (ln -sfn)."""
+    commands = []
+    for link in links or []:
+        src, dest = str(link.get("src", "")), str(link.get("dest", ""))
+        if not src.startswith("/") or not dest.startswith("/"):
+            raise AnsibleFilterError("manylinux_link_command: %r needs an absolute src and dest" % (link,))
+        commands.append("mkdir -p %s && ln -sfn %s %s" % (shlex.quote(os.path.dirname(dest)), shlex.quote(src),
+                                                          shlex.quote(dest)))
+    if not commands:
+        raise AnsibleFilterError("manylinux_link_command: no links")
+    return " && ".join(commands)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -535,4 +551,5 @@ class FilterModule(object):
             "manylinux_options_for": manylinux_options_for,
             "manylinux_interpreter_table": manylinux_interpreter_table,
             "manylinux_downloadable_interpreters": manylinux_downloadable_interpreters,
+            "manylinux_link_command": manylinux_link_command,
         }

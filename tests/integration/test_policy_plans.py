@@ -58,6 +58,12 @@ def check_per_policy_data(found):
         # sqlite3.pc into /usr/local/lib/pkgconfig where upstream's build-sqlite3.sh links it
         linked = "pc-link" in [s["name"] for s in components["sqlite3"]["steps"]]
         assert linked == (policy in _TOOLCHAIN["toolchain_sqlite_pc_link_policies"]), key
+        # Tcl/Tk in /usr/local as well where upstream's build-tcltk.sh puts it (manylinux2014)
+        for name in ("tcl", "tk"):
+            steps = {s["name"]: s["cmd"] for s in components[name]["steps"]}
+            assert ("link" in steps) == (policy in _TOOLCHAIN["toolchain_tcltk_link_policies"]), key
+            if "link" in steps:
+                assert "/usr/local/lib/pkgconfig/%s.pc" % name in steps["link"], key
         # git everywhere with upstream's make variables; libcurl for it (linked against the
         # private OpenSSL) on manylinux2014 only, as upstream's build-git.sh / build-curl.sh
         git = dict(option.split("=", 1) for option in components["git"]["options"])

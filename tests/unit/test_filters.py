@@ -7,7 +7,7 @@ import pytest
 import yaml
 from manylinux import (AnsibleFilterError, manylinux_archive_root,
                        manylinux_commit_changes, manylinux_component_labels, manylinux_cpython_tag,
-                       manylinux_downloadable_interpreters,
+                       manylinux_downloadable_interpreters, manylinux_link_command,
                        manylinux_interpreter_table, manylinux_offline_base, manylinux_options_for, manylinux_path_join,
                        manylinux_pushed_digests, manylinux_source, manylinux_sources)
 
@@ -400,3 +400,21 @@ def test_downloadable_interpreters_name_what_an_entry_lacks():
     del entry["arches"]["x86_64"]["url"]
     with pytest.raises(AnsibleFilterError, match="pp1-x on x86_64 lacks url"):
         manylinux_downloadable_interpreters({"pp1-x": entry}, "x86_64", {}, "/r")
+
+
+def test_link_command_makes_each_link_and_a_rerun_replaces_them(tmp_path):
+    import subprocess
+    target = tmp_path / "prefix with space" / "tcl.pc"
+    target.parent.mkdir()
+    target.write_text("pc")
+    links = [{"src": str(target), "dest": str(tmp_path / "local" / "lib" / "pkgconfig" / "tcl.pc")},
+             {"src": str(target), "dest": str(tmp_path / "local" / "bin" / "it's")}]
+    command = manylinux_link_command(links)
+    for _ in range(2):
+        subprocess.run(["sh", "-c", command], check=True)
+        for link in links:
+            assert os.readlink(link["dest"]) == link["src"]
+    with pytest.raises(AnsibleFilterError, match="absolute"):
+        manylinux_link_command([{"src": "relative", "dest": "/x"}])
+    with pytest.raises(AnsibleFilterError, match="no links"):
+        manylinux_link_command([])
