@@ -468,3 +468,39 @@ cd /; rm -rf $d
     found, linked = run(container, script).stdout.split()
     assert found == linked, (found, linked)
     assert version_tuple(linked) == version_tuple(data["version"]), linked
+
+
+CLANG_FROM_A_LOCAL_SERVER = r"""set -e
+python=$(ls /opt/python/*/bin/python | head -1)
+cd /tmp && mkdir -p release/v0.0.1 tree/clang/bin
+printf '#!/bin/sh\necho "clang version 0.0.1 (local test release)"\n' > tree/clang/bin/clang
+chmod 755 tree/clang/bin/clang
+tar -C tree -cJf release/v0.0.1/static-clang-linux-{goarch}.tar.xz clang
+(cd release/v0.0.1 && sha256sum static-clang-linux-{goarch}.tar.xz > sha256sums.txt)
+cd release && "$python" -m http.server --bind 127.0.0.1 8720 >/dev/null 2>&1 &
+for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:8720/ 2>/dev/null && break; sleep 0.2; done
+sums=$(sha256sum /tmp/release/v0.0.1/sha256sums.txt | cut -c1-64)
+MANYLINUX_CLANG_BASE_URL=http://127.0.0.1:8720 manylinux-install-clang -v 0.0.1 -c "$sums"
+command -v clang
+clang --version
+ls /opt/clang/bin
+"""
+
+
+def test_manylinux_install_clang_as_upstreams(run_in_image, container, image_env, arch):
+    """upstream's run_tests.sh: known versions listed, a bad version, sha256 or arch refused; an install
+    (here a release served on 127.0.0.1, its sha256sums.txt pinned with -c) lands first on PATH."""
+    if not container.exists("manylinux-install-clang"):
+        pytest.skip("manylinux-install-clang was switched off for this build")
+    assert image_env["PATH"].split(":")[0] == "/opt/clang/bin"
+    assert "v21.1.8.1" in run(container, "manylinux-install-clang -l").stdout.split()
+    for args in ("-v 18.0", "-v 21.1.8.1 -c bad_sha", "-v 21.1.8.1 -m bad_arch"):
+        result = container.run("manylinux-install-clang %s" % args)
+        assert result.rc != 0 and "manylinux-install-clang: " in result.stderr, (args, result.stderr)
+    if not container.run("ls /opt/python/*/bin/python").stdout.split():
+        pytest.skip("no Python in the image to serve the test release")
+    goarch = {"x86_64": "amd64", "i686": "386", "aarch64": "arm64", "armv7l": "arm"}.get(arch, arch)
+    out = run_in_image.run(CLANG_FROM_A_LOCAL_SERVER.format(goarch=goarch)).stdout.splitlines()
+    assert "/opt/clang/bin/clang" in out, out
+    assert "clang version 0.0.1 (local test release)" in out, out
+    assert {"clang.cfg", "clang++.cfg", "clang-cpp.cfg"} <= set(out), out
