@@ -193,7 +193,7 @@ manylinux-interpreters list --format json > /tmp/before.json
 manylinux-interpreters ensure {tag}
 manylinux-interpreters ensure {tag}
 kill $server
-testpy{minor} -c 'import pip, sys; print(sys.prefix, pip.__version__)'
+testpy{minor} -c 'import os, pip, sys; print(os.path.realpath(sys.prefix), pip.__version__)'
 manylinux-interpreters list --installed
 """
 
