@@ -195,12 +195,14 @@ manylinux-interpreters ensure {tag}
 kill $server
 testpy{minor} -c 'import os, pip, sys; print(os.path.realpath(sys.prefix), pip.__version__)'
 manylinux-interpreters list --installed
+cat /opt/_internal/manifests/{tag}.json
 """
 
 
 def test_manylinux_interpreters_ensure_downloads_from_a_local_server(run_in_image, policy, arch):
     """ensure against an HTTP server on 127.0.0.1: pinned download, unpacked, pip from the image's pins
-    (--require-hashes, from the index: network), linked, wrapped; a second ensure changes nothing."""
+    (--require-hashes, from the index: network), linked, wrapped, recorded in the image's manifests (so the
+    labels and SBOM of a build that ensures one name its download); a second ensure changes nothing."""
     if not downloadable_here(policy, arch):
         pytest.skip("%s_%s has no downloadable interpreters (upstream's table), so no pins for them" % (policy, arch))
     source = next(i for i in _all() if not i.free_threading and i.minor_tuple >= (3, 11))
@@ -211,10 +213,15 @@ def test_manylinux_interpreters_ensure_downloads_from_a_local_server(run_in_imag
     lines = proc.stdout.splitlines()
     assert "installing '%s' at '/opt/python/%s'" % (tag, tag) in lines, proc.stdout
     assert "'%s' already installed at '/opt/python/%s'" % (tag, tag) in lines, proc.stdout
+    record = json.loads(lines.pop())
     prefix, pip_version = lines[-len(_all()) - 2].split()
     assert prefix == "/opt/_internal/" + tag
     assert pip_version == requirement_pins(source)["pip"]
     assert tag in lines[-len(_all()) - 1:]
+    assert (record["name"], record["version"], record["prefix"]) == (tag, "0.1", prefix), record
+    [download] = record["sources"]
+    assert download["url"] == "http://127.0.0.1:8719/test.tar.bz2" and download["sha256"] == record["key"], record
+    assert re.fullmatch(r"[0-9a-f]{64}", download["sha256"]), record
 
 
 def test_opt_python_holds_exactly_the_list(container):

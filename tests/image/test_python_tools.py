@@ -173,6 +173,42 @@ def test_pipx_wrapper_uses_the_image_wide_home_for_root_only(container, image):
     assert other.stdout.strip() not in ("", PIPX_HOME), other.stdout
 
 
+APP_WHEEL_SCRIPT = r"""
+import base64, hashlib, sys, zipfile
+files = {
+    "zrunapp.py": b"import sys\ndef main():\n    print('zrunapp ran on', sys.version.split()[0])\n",
+    "zrunapp-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: zrunapp\nVersion: 1.0\n",
+    "zrunapp-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    "zrunapp-1.0.dist-info/entry_points.txt": b"[console_scripts]\nzrunapp = zrunapp:main\n",
+}
+record = "".join("%s,sha256=%s,%d\n" % (name, base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+                                          .rstrip(b"=").decode(), len(data)) for name, data in files.items())
+files["zrunapp-1.0.dist-info/RECORD"] = (record + "zrunapp-1.0.dist-info/RECORD,,\n").encode()
+with zipfile.ZipFile(sys.argv[1], "w") as whl:
+    for name, data in files.items():
+        whl.writestr(name, data)
+"""
+
+
+@pytest.mark.parametrize("user", ["root", "65534:65534"])
+def test_pipx_run_runs_an_app(image, user):
+    """upstream's run_tests.sh checks `pipx run nox`; here the app is a local wheel and there is no index
+    (offline, and nothing unpinned). pipx run builds a throw-away venv in the pipx cache of the user: root's is
+    the image-wide one, any other user's its own, its shared pip set up there from the venv's bundled one."""
+    script = r"""set -e
+mkdir -p "$HOME"
+cat > "$HOME/mkwheel.py" <<'EOF_PY'
+{mk}
+EOF_PY
+{venv}/bin/python "$HOME/mkwheel.py" "$HOME/zrunapp-1.0-py3-none-any.whl"
+PIP_NO_INDEX=1 pipx run --spec "$HOME/zrunapp-1.0-py3-none-any.whl" zrunapp
+find "$(pipx environment --value PIPX_VENV_CACHEDIR)" -path '*/bin/zrunapp' | grep -q .
+""".format(mk=APP_WHEEL_SCRIPT, venv=VENV)
+    proc = docker("run", "--rm", "--user", user, "-e", "HOME=/tmp/u", image, "bash", "-c", script, check=False)
+    assert proc.returncode == 0, "exit %d\nstdout:\n%s\nstderr:\n%s" % (proc.returncode, proc.stdout, proc.stderr)
+    assert "zrunapp ran on 3." in proc.stdout, proc.stdout
+
+
 def test_tools_are_runnable_by_any_user(image, manifest):
     proc = docker("run", "--rm", "--user", "65534:65534", image, "auditwheel", "--version", check=False)
     assert proc.returncode == 0, proc.stderr

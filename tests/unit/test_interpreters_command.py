@@ -60,7 +60,7 @@ def image(tmp_path, server):
     archive, sha256 = make_archive(tmp_path)
     name = "pypy-%s.tar.bz2" % tmp_path.name
     shutil.copy(archive, served / name)
-    dirs = {key: tmp_path / key for key in ("python", "internal", "bin")}
+    dirs = {key: tmp_path / key for key in ("python", "internal", "bin", "manifests")}
     for path in dirs.values():
         path.mkdir()
     records = []
@@ -73,13 +73,13 @@ def image(tmp_path, server):
     (prefix / "bin" / "python").symlink_to(sys.executable)
     (dirs["python"] / "cp313-cp313").symlink_to(prefix)
     data = {"interpreters": records, "link_dir": str(dirs["python"]), "prefix_root": str(dirs["internal"]),
-            "wrapper_dir": str(dirs["bin"]),
+            "wrapper_dir": str(dirs["bin"]), "manifest_dir": str(dirs["manifests"]),
             "downloadable": {"pp311-pypy311_pp73": {
                 "implementation": "pypy", "python_version": "3.11", "implementation_version": "7.3.23",
                 "url": "%s/%s" % (url, name), "sha256": sha256, "requirements": None}}}
     path = tmp_path / "data.json"
     path.write_text(json.dumps(data))
-    return dict(dirs, data=str(path), served=served / name, sha256=sha256)
+    return dict(dirs, data=str(path), served=served / name, sha256=sha256, url="%s/%s" % (url, name))
 
 
 def run(data, *args):
@@ -137,6 +137,16 @@ def test_ensure_downloads_checks_unpacks_links_and_wraps(image):
     proc = subprocess.run([str(wrapper), "-c", "import sys; print(sys.version_info[0])"], capture_output=True, text=True)
     assert proc.stdout == "3\n"
     assert run(image["data"], "list", "--installed")[1] == "cp313-cp313\npp311-pypy311_pp73\n"
+    # recorded as the components built with the image are: its download and pin as its source
+    record = json.loads((image["manifests"] / "pp311-pypy311_pp73.json").read_text())
+    assert record == {
+        "name": "pp311-pypy311_pp73", "version": "7.3.23", "key": image["sha256"], "prefix": str(prefix),
+        "prefixes": [str(prefix), str(link), str(wrapper)], "needs": [],
+        "sources": [{"key": "pp311-pypy311_pp73", "name": "pypy", "version": "7.3.23",
+                     "file": image["served"].name, "url": image["url"], "sha256": image["sha256"]}],
+        "details": {"python": str(prefix / "bin" / "python"), "python_version": "3.11",
+                    "installed_by": "manylinux-interpreters ensure"}}
+    assert sorted(p.name for p in image["manifests"].iterdir()) == ["pp311-pypy311_pp73.json"]
     # nothing of the download is left beside it
     assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14", "pp311-pypy311_pp73"]
     # a second ensure changes nothing
@@ -172,6 +182,20 @@ def test_a_failed_pip_step_leaves_nothing(image, tmp_path, server):
     assert rc == 1 and "installing pp311-pypy311_pp73 failed" in err
     assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14"]
     assert sorted(p.name for p in image["python"].iterdir()) == ["cp313-cp313"]
+    assert not list(image["manifests"].iterdir()) and not list(image["bin"].iterdir())
+
+
+def test_a_manifest_that_cannot_be_written_leaves_nothing(image):
+    data = json.loads(open(image["data"]).read())
+    blocked = image["internal"] / "not-a-directory"
+    blocked.write_text("")
+    data["manifest_dir"] = str(blocked)
+    open(image["data"], "w").write(json.dumps(data))
+    rc, _, err = run(image["data"], "ensure", "pp311-pypy311_pp73")
+    assert rc == 1 and "manylinux-interpreters: installing pp311-pypy311_pp73 failed: " in err
+    assert "not-a-directory" in err and "Traceback" not in err
+    assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14", "not-a-directory"]
+    assert sorted(p.name for p in image["python"].iterdir()) == ["cp313-cp313"] and not list(image["bin"].iterdir())
 
 
 def test_ensure_names_unknown_tags_and_the_choices_before_any_work(image):

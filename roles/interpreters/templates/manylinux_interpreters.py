@@ -12,8 +12,10 @@ python_version, implementation, implementation_version and install_path of
 each. `ensure` installs the downloadable ones that are missing: download,
 check the sha256, unpack into <prefix_root>/<tag>, pip from the image's pins
 (--require-hashes), then link <link_dir>/<tag> and write the
-<implementation>X.Y wrapper. A failed install leaves nothing behind. An
-interpreter built with the image cannot be installed again by this command.
+<implementation>X.Y wrapper, and record it in the image's manifests (the
+schema of the components built with the image, so the image's labels and
+SBOM name its download and sha256). A failed install leaves nothing behind.
+An interpreter built with the image cannot be installed again by this command.
 
 The data (built interpreters, downloadable ones, directories) is read from
 MANYLINUX_INTERPRETERS_DATA, by default the file the role wrote.
@@ -49,7 +51,7 @@ class Failure(Exception):
 def load(path):
     with open(path) as handle:
         data = json.load(handle)
-    for key in ("interpreters", "downloadable", "link_dir", "prefix_root", "wrapper_dir"):
+    for key in ("interpreters", "downloadable", "link_dir", "prefix_root", "wrapper_dir", "manifest_dir"):
         if key not in data:
             raise ValueError("no %r" % key)
     return data
@@ -172,15 +174,36 @@ def finish(prefix, entry):
         os.symlink("pip3", os.path.join(bindir, "pip"))
 
 
+def manifest(tag, entry, prefix, link, wrapper):
+    """The manifest of a downloaded interpreter, in the schema of the components built with the image."""
+    version = entry["implementation_version"]
+    return {"name": tag, "version": version, "key": entry["sha256"], "prefix": prefix,
+            "prefixes": [prefix, link, wrapper], "needs": [],
+            "sources": [{"key": tag, "name": entry["implementation"], "version": version,
+                         "file": entry["url"].rsplit("/", 1)[-1], "url": entry["url"], "sha256": entry["sha256"]}],
+            "details": {"python": os.path.join(prefix, "bin", "python"), "python_version": entry["python_version"],
+                        "installed_by": "manylinux-interpreters ensure"}}
+
+
+def write_file(path, content, mode):
+    """Write path whole: a partial file is renamed into place."""
+    with open(path + ".partial", "w") as handle:
+        handle.write(content)
+    os.chmod(path + ".partial", mode)
+    os.rename(path + ".partial", path)
+
+
 def install(data, tag):
     entry = data["downloadable"][tag]
     prefix = os.path.join(data["prefix_root"], tag)
     link = install_path(data, tag)
     wrapper = os.path.join(data["wrapper_dir"], "%s%s" % (entry["implementation"], entry["python_version"]))
+    record = os.path.join(data["manifest_dir"], tag + ".json")
     if os.path.lexists(prefix):
         raise Failure("%s exists but %s is not installed: remove it first" % (prefix, tag))
     print("installing '%s' at '%s'" % (tag, link))
     scratch = tempfile.mkdtemp(prefix=".%s." % tag, dir=data["prefix_root"])
+    written = []
     try:
         archive = os.path.join(scratch, "archive")
         download(entry["url"], entry["sha256"], archive)
@@ -190,17 +213,20 @@ def install(data, tag):
         os.rename(tree, prefix)
         finish(prefix, entry)
         os.makedirs(data["link_dir"], exist_ok=True)
+        os.makedirs(data["manifest_dir"], exist_ok=True)
+        for path, content, mode in (
+                (record, json.dumps(manifest(tag, entry, prefix, link, wrapper), sort_keys=True) + "\n", 0o644),
+                (wrapper, '#!/bin/sh\nexec "%s/bin/python" "$@"\n' % link, 0o755)):
+            written += [path + ".partial", path]
+            write_file(path, content, mode)
+        # last: the link is what makes it installed
         os.symlink(prefix, link)
-        with open(wrapper + ".partial", "w") as handle:
-            handle.write('#!/bin/sh\nexec "%s/bin/python" "$@"\n' % link)
-        os.chmod(wrapper + ".partial", 0o755)
-        os.rename(wrapper + ".partial", wrapper)
     except BaseException as exc:
-        for path in (link, wrapper + ".partial"):
+        for path in [link] + written:
             if os.path.lexists(path):
                 os.unlink(path)
         shutil.rmtree(prefix, ignore_errors=True)
-        if isinstance(exc, subprocess.CalledProcessError):
+        if isinstance(exc, (subprocess.CalledProcessError, OSError)):
             raise Failure("installing %s failed: %s" % (tag, exc))
         raise
     finally:
