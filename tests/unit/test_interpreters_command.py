@@ -13,8 +13,11 @@ import tarfile
 import threading
 
 import jinja2
+import manylinux_sbom as sbom
 import pytest
 from conftest import ROOT
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 TEMPLATES = os.path.join(ROOT, "roles", "interpreters", "templates")
 spec = importlib.util.spec_from_file_location("manylinux_interpreters",
@@ -269,3 +272,18 @@ def test_static_libpython_parts_join_into_one_archive(tmp_path):
     proc = subprocess.run(["sh", script, "part", str(tmp_path / "x.tar.xz"), str(root), "cpython-3.13.1"],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "no static libpython" in proc.stderr
+
+
+def test_what_ensure_records_validates_in_the_images_sbom(image, tmp_path):
+    """The manifest ensure writes is read as the components' are: the SBOM names the download and its pin."""
+    assert run(image["data"], "ensure", "pp311-pypy311_pp73")[0] == 0
+    records = [json.loads(p.read_text()) for p in image["manifests"].iterdir()]
+    bom, counts, _ = sbom.build({"name": "img"}, records, [], "", "", "")
+    dest = tmp_path / "sbom.cdx.json"
+    sbom.write(bom, str(dest))
+    text = dest.read_text()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    [component] = json.loads(text)["components"]
+    assert (component["name"], component["version"]) == ("pp311-pypy311_pp73", "7.3.23")
+    assert component["hashes"] == [{"alg": "SHA-256", "content": image["sha256"]}]
+    assert component["externalReferences"][0]["url"] == image["url"] and counts["source"] == 1
