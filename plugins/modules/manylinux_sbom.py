@@ -10,9 +10,10 @@ description:
   - Runs on the controller, with cyclonedx-python-lib (requirements.txt), and
     writes a CycloneDX 1.6 JSON document to O(dest), replacing it whole only
     once it validates against the schema (nothing half-written).
-  - Every component built from source (its manifest, see docs/DESIGN.md) is a
-    component with its name, version, install prefix and, for each of its
-    sources, the download URL with the tarball's sha256.
+  - Every component built from source, and every interpreter that
+    manylinux-interpreters ensure downloaded (its manifest, see docs/DESIGN.md),
+    is a component with its name, version, install prefix and, for each of
+    its sources, the download URL with the tarball's sha256.
   - Every Python package installed (module manylinux_python_inventory) is a
     C(pkg:pypi) component with its version, where it is installed, and the
     sha256 of the wheel pip installed, looked up in the controller's wheel
