@@ -287,3 +287,14 @@ def test_what_ensure_records_validates_in_the_images_sbom(image, tmp_path):
     assert (component["name"], component["version"]) == ("pp311-pypy311_pp73", "7.3.23")
     assert component["hashes"] == [{"alg": "SHA-256", "content": image["sha256"]}]
     assert component["externalReferences"][0]["url"] == image["url"] and counts["source"] == 1
+
+
+def test_a_link_in_the_way_is_kept_and_nothing_else_is_left(image):
+    """A dangling /opt/python/<tag> that is not this command's: ensure fails at the link and removes only its own."""
+    foreign = image["python"] / "pp311-pypy311_pp73"
+    foreign.symlink_to("/nonexistent/pypy")
+    rc, _, err = run(image["data"], "ensure", "pp311-pypy311_pp73")
+    assert rc == 1 and "installing pp311-pypy311_pp73 failed: " in err
+    assert os.readlink(foreign) == "/nonexistent/pypy"
+    assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14"]
+    assert not list(image["manifests"].iterdir()) and not list(image["bin"].iterdir())

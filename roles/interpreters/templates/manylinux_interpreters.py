@@ -11,10 +11,10 @@ linked in the link directory; `--format json` gives identifier, installed,
 python_version, implementation, implementation_version and install_path of
 each. `ensure` installs the downloadable ones that are missing: download,
 check the sha256, unpack into <prefix_root>/<tag>, pip from the image's pins
-(--require-hashes), then link <link_dir>/<tag> and write the
-<implementation>X.Y wrapper, and record it in the image's manifests (the
-schema of the components built with the image, so the image's labels and
-SBOM name its download and sha256). A failed install leaves nothing behind.
+(--require-hashes), record it in the image's manifests (the schema of the
+components built with the image, so the image's labels and SBOM name its
+download and sha256), write the <implementation>X.Y wrapper and, last, link
+<link_dir>/<tag> (what makes it installed). A failed install leaves nothing behind.
 An interpreter built with the image cannot be installed again by this command.
 
 The data (built interpreters, downloadable ones, directories) is read from
@@ -219,10 +219,10 @@ def install(data, tag):
                 (wrapper, '#!/bin/sh\nexec "%s/bin/python" "$@"\n' % link, 0o755)):
             written += [path + ".partial", path]
             write_file(path, content, mode)
-        # last: the link is what makes it installed
+        # last: the link is what makes it installed (nothing can fail after it)
         os.symlink(prefix, link)
     except BaseException as exc:
-        for path in [link] + written:
+        for path in written:
             if os.path.lexists(path):
                 os.unlink(path)
         shutil.rmtree(prefix, ignore_errors=True)
