@@ -71,69 +71,9 @@ removed:
   returned: when state is swept
 """
 
-import os
-import socket
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError, docker
-
-
-def _boot_id():
-    with open("/proc/sys/kernel/random/boot_id") as handle:
-        return handle.read().strip()
-
-
-def _start_ticks(pid):
-    """The process's start time (clock ticks since boot), or None when there is no such process."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            stat = handle.read()
-    except OSError:
-        return None
-    # the command name is in parentheses and may hold spaces: the fields follow the last ')'
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
-def identify(pid):
-    start = _start_ticks(pid)
-    if start is None:
-        raise ValueError("no process %d" % pid)
-    return "%s/%s/%d/%d" % (socket.gethostname(), _boot_id(), pid, start)
-
-
-def state_of(identity):
-    """'alive', 'dead' or 'unknown' (another host, or not an identity this module wrote)."""
-    parts = identity.split("/")
-    if len(parts) != 4 or not parts[2].isdigit() or not parts[3].isdigit():
-        return "unknown"
-    host, boot, pid, start = parts
-    if host != socket.gethostname():
-        return "unknown"
-    if boot != _boot_id():
-        return "dead"
-    return "alive" if _start_ticks(int(pid)) == int(start) else "dead"
-
-
-def labeled_containers(label_prefix):
-    """(id, name, controller, build id) of every container with a controller label."""
-    controller, build = label_prefix + ".controller", label_prefix + ".build-id"
-    out = docker("ps", "--all", "--no-trunc", "--filter", "label=" + controller, "--format",
-                 '{{.ID}}\t{{.Names}}\t{{.Label "%s"}}\t{{.Label "%s"}}' % (controller, build))
-    return [tuple(line.split("\t")) for line in out.splitlines() if line.count("\t") == 3]
-
-
-def sweep(label_prefix, build_id="", identity="", dry_run=False):
-    """Remove the containers of dead controllers; return (removed, in_use) as 'name (build id)'."""
-    removed, in_use = [], []
-    for container, name, owner, build in labeled_containers(label_prefix):
-        state = state_of(owner)
-        if state == "dead":
-            if not dry_run:
-                docker("rm", "--force", "--volumes", container, check=False)
-            removed.append("%s (%s)" % (name, build))
-        elif state == "alive" and build_id and build == build_id and owner != identity:
-            in_use.append("%s (%s)" % (name, owner))
-    return removed, in_use
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_owner import identify, sweep
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError
 
 
 def main():

@@ -244,7 +244,7 @@ def test_a_live_controller_is_alive_and_a_finished_one_dead():
     import subprocess
     import sys
 
-    import manylinux_controller as controller
+    import manylinux_owner as controller
     assert controller.state_of(controller.identify(os.getpid())) == "alive"
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     identity = controller.identify(child.pid)
@@ -253,7 +253,7 @@ def test_a_live_controller_is_alive_and_a_finished_one_dead():
 
 
 def test_a_reused_pid_or_another_boot_is_not_the_controller():
-    import manylinux_controller as controller
+    import manylinux_owner as controller
     host, boot, pid, start = controller.identify(os.getpid()).split("/")
     assert controller.state_of("/".join([host, boot, pid, str(int(start) - 1)])) == "dead"
     assert controller.state_of("/".join([host, "another-boot", pid, start])) == "dead"
@@ -261,12 +261,27 @@ def test_a_reused_pid_or_another_boot_is_not_the_controller():
 
 @pytest.mark.parametrize("identity", ["", "garbage", "other-host.invalid/boot/1/2", "h/b/x/2"])
 def test_an_identity_of_another_host_or_shape_is_never_taken_for_dead(identity):
-    import manylinux_controller as controller
+    import manylinux_owner as controller
     assert controller.state_of(identity) == "unknown"
 
 
+def test_the_children_of_a_process_are_its_live_ones():
+    import subprocess
+    import sys
+
+    import manylinux_owner as controller
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in controller.children(os.getpid())
+        assert child.pid not in controller.children(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.pid not in controller.children(os.getpid())
+
+
 def test_no_such_process_has_no_identity():
-    import manylinux_controller as controller
+    import manylinux_owner as controller
     with pytest.raises(ValueError, match="no process"):
         controller.identify(2 ** 22 + 1)
 
