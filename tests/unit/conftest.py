@@ -1,10 +1,13 @@
+import functools
 import hashlib
+import http.server
 import os
 import shutil
 import socket
 import sys
 import tarfile
 import tempfile
+import threading
 import urllib.request
 
 import pytest
@@ -113,3 +116,20 @@ def no_network(monkeypatch):
             raise OSError("test: no network (connect to %s refused)" % (address,))
         return real(sock, address)
     monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_directory(tmp_path):
+    """(directory, base URL) of an HTTP server on 127.0.0.1 serving a fresh directory for the test."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, "http://127.0.0.1:%d" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
