@@ -5,16 +5,13 @@ OpenSSL, sqlite's download.html, a PyPI simple JSON page and the files; a throwa
 signs the fake tarballs. Every test works on copies of the project's files in tmp_path.
 """
 
-import functools
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import pytest
@@ -68,9 +65,9 @@ def sign(gpg_key, path):
 
 
 @pytest.fixture
-def upstream(tmp_path, gpg_key):
+def upstream(http_directory, gpg_key):
     """The fake upstreams' document root and base URL (a server on 127.0.0.1 for the test)."""
-    web = tmp_path / "web"
+    web, base = http_directory
     files = {
         "ftp/python/3.13.15/Python-3.13.15.tar.xz": TARBALLS["Python-3.13.15.tar.xz"],
         "download/openssl-3.5.8.tar.gz": TARBALLS["openssl-3.5.8.tar.gz"],
@@ -81,11 +78,6 @@ def upstream(tmp_path, gpg_key):
         (web / path).write_bytes(data)
     sign(gpg_key, str(web / "ftp/python/3.13.15/Python-3.13.15.tar.xz"))
     sign(gpg_key, str(web / "download/openssl-3.5.8.tar.gz"))
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(web)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = "http://127.0.0.1:%d" % server.server_address[1]
-
     def write(path, text):
         (web / path).parent.mkdir(parents=True, exist_ok=True)
         (web / path).write_text(text)
@@ -119,14 +111,7 @@ def upstream(tmp_path, gpg_key):
         wheel("26.0.2", "2" * 64), {"filename": "pip-26.0.2.tar.gz", "hashes": {"sha256": "3" * 64}},
         wheel("26.0.3", "4" * 64, yanked=True), wheel("26.0.4rc1", "5" * 64), wheel("26.1", "6" * 64),
     ]}))
-    yield web, base
-    server.shutdown()
-    server.server_close()
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    return web, base
 
 
 @pytest.fixture
