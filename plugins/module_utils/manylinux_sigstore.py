@@ -39,7 +39,8 @@ def signer_errors(table, option="sigstore_signers"):
             if not SERIES.match(str(series)):
                 errors.append("%s: the key must be a major.minor such as \"3.14\" (quoted in YAML)" % where)
             if not isinstance(signer, dict) or not signer.get("identity") or not signer.get("issuer"):
-                errors.append("%s needs identity (the certificate's e-mail or URI) and issuer (its OIDC issuer)" % where)
+                errors.append("%s needs identity (the certificate's e-mail or URI) and issuer (its OIDC issuer)"
+                              % where)
             elif signer.get("instance", "production") not in INSTANCES:
                 errors.append("%s: instance %r is not one of %s" % (where, signer["instance"], ", ".join(INSTANCES)))
     return errors

@@ -304,8 +304,9 @@ def main():
             if not source.get(field):
                 module.fail_json(msg="source entry %r lacks %s" % (source, field))
     if module.params["sigstore"]:
-        errors = signer_errors(module.params["sigstore_signers"]) or (
-            [] if module.params["sigstore_signers"] else ["sigstore: true needs sigstore_signers (build_sigstore_signers)"])
+        errors = signer_errors(module.params["sigstore_signers"])
+        if not module.params["sigstore_signers"]:
+            errors.append("sigstore: true needs sigstore_signers (build_sigstore_signers)")
         if errors:
             module.fail_json(msg="; ".join(errors), errors=errors)
     paths, downloaded, errors = fetch_all(

@@ -449,7 +449,8 @@ def verify(path, name, version, comp, release, params, scratch):
                 return [check_pgp(path, release, params["pgp_keys"][name], scratch, params["timeout"])], failures
             if check == "sha3-page":
                 return [check_sha3(path, release)], failures
-            return [check_sigstore(path, name, version, release, params["sigstore_signers"], params["timeout"])], failures
+            signers = params["sigstore_signers"]
+            return [check_sigstore(path, name, version, release, signers, params["timeout"])], failures
         except UpdateError as exc:
             failures.append(str(exc))
     return [], failures

@@ -492,8 +492,9 @@ def test_the_sigstore_opt_in_refuses_a_bad_source(tmp_path, http_directory, sigs
         table["cpython"]["3.14"]["identity"] = "hugo@python.org"
     checked, errors = fetch_checked([entry], tmp_path / "cache", table)
     assert checked == {} and len(errors) == 1
-    expected = {"byte": "is not what", "bundle": "sigstore: the bundle of Python-3.14.9.tar.xz (cpython-3.14.9) is "
-                "missing: cannot download Python-3.14.9.tar.xz.sigstore", "identity": "is not signed by hugo@python.org"}
+    expected = {"byte": "is not what", "identity": "is not signed by hugo@python.org",
+                "bundle": "sigstore: the bundle of Python-3.14.9.tar.xz (cpython-3.14.9) is missing: "
+                          "cannot download Python-3.14.9.tar.xz.sigstore"}
     assert expected[damage] in errors[0]
     # a refused bundle does not stay in the cache
     assert not (tmp_path / "cache" / "Python-3.14.9.tar.xz.sigstore").exists()

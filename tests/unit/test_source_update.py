@@ -298,7 +298,8 @@ def test_a_sigstore_signed_release_is_verified_offline_and_taken(project, upstre
     assert result["not_verified"] == []
     verified = items["cpython-3.14.6"]["verified"]
     assert len(verified) == 1 and verified[0].startswith("sigstore: ")
-    assert "signed by william@yossarian.net (issuer https://github.com/login/oauth) on sigstore's staging" in verified[0]
+    assert "signed by william@yossarian.net (issuer https://github.com/login/oauth) on sigstore's staging" \
+        in verified[0]
     table = yaml.safe_load((project / SOURCES).read_text())["build_sources"]
     assert table["cpython-3.14.9"]["sha256"] == sha(open(asset["path"], "rb").read())
     assert "cpython-3.14.6" not in table
@@ -330,7 +331,8 @@ def test_a_bad_sigstore_release_is_refused_and_nothing_rewritten(project, upstre
     before = snapshot(project)
     with pytest.raises(update.UpdateError, match=expected) as err:
         update.run(params(project, base, gpg_key, sigstore_signers=signers), check_mode=False)
-    assert "nothing was rewritten" in str(err.value) and "cpython-3.14.9 (Python-3.14.9.tar.xz): refused" in str(err.value)
+    assert "nothing was rewritten" in str(err.value)
+    assert "cpython-3.14.9 (Python-3.14.9.tar.xz): refused" in str(err.value)
     assert snapshot(project) == before
     # taken only when asked for, and then reported as not verified
     result = update.run(params(project, base, gpg_key, sigstore_signers=signers, unverified_ok=["cpython"]),
