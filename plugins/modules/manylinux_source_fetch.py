@@ -19,6 +19,13 @@ description:
   - When files are missing and O(cache_dir) cannot be written (a read-only, pre-seeded cache),
     the module fails naming every missing file, before any download.
   - Downloads left by dead runs (C(.partial-*) untouched for an hour) are removed.
+  - With O(sigstore), each source whose C(name) and major.minor O(sigstore_signers) names is also
+    checked against its sigstore bundle, C(<url>.sigstore) (python.org's layout), kept in the cache as
+    C(<file>.sigstore), offline with sigstore-python (module_utils manylinux_sigstore). A missing
+    bundle, another identity or issuer, or bytes the bundle does not sign fail the module, naming the
+    file and the rule; a refused bundle is removed from the cache, the tarball (which matches its pin)
+    stays and is checked again by every run. Off by default, so that a cache of tarballs without
+    bundles (a pre-seeded offline one) works.
 options:
   sources:
     description: Entries of the source table (key, file, url, sha256).
@@ -45,6 +52,17 @@ options:
         the number of attempts; a sha256 mismatch is never retried.
     type: int
     default: 3
+  sigstore:
+    description: Also check the sources O(sigstore_signers) names against their sigstore bundles.
+    type: bool
+    default: false
+  sigstore_signers:
+    description:
+      - Source name to major.minor (C("3.14")) to C(identity), C(issuer) and C(instance) (C(production),
+        the default, or C(staging)). The project's table is C(build_sigstore_signers)
+        (inventories/default/group_vars/all/signers.yml), the one the pin updater reads.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -59,6 +77,13 @@ EXAMPLES = r"""
     sources: "{{ component_sources }}"
     cache_dir: "{{ build_source_cache }}"
     download: false
+
+- name: Fetch the sources and check CPython's against python.org's sigstore bundles
+  manylinux_shared.factory.manylinux_source_fetch:
+    sources: "{{ build_sources_effective | manylinux_shared.factory.manylinux_sources(['cpython-3.14.6']) }}"
+    cache_dir: "{{ build_source_cache }}"
+    sigstore: true
+    sigstore_signers: "{{ build_sigstore_signers }}"
 """
 
 RETURN = r"""
@@ -70,6 +95,10 @@ downloaded:
   description: Keys that were downloaded by this run.
   type: list
   returned: always
+sigstore:
+  description: Key to what its sigstore check found (O(sigstore) only).
+  type: dict
+  returned: success
 """
 
 import os
@@ -80,6 +109,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_sigstore import (
+    SigstoreError, signer_errors, signer_for, verify_file)
 
 # A download writes .partial-<random> beside its target; one older than this
 # belongs to a run that died (a live one rewrites it at least every `timeout`).
@@ -149,7 +180,7 @@ def remove_stale_partials(cache_dir, now=None):
 
 
 def download_once(url, dest, expected, timeout, opener):
-    """One attempt; return (error or None, whether another attempt may help)."""
+    """One attempt; return (error or None, whether another attempt may help). `expected` None: no pin."""
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".partial-", dir=os.path.dirname(dest) or ".")
@@ -157,7 +188,7 @@ def download_once(url, dest, expected, timeout, opener):
             response = opener(url, timeout=timeout, follow_redirects="all")
             shutil.copyfileobj(response, out)
         actual = sha256_of(tmp)
-        if actual != expected:
+        if expected is not None and actual != expected:
             return ("sha256 mismatch for %s (downloaded from %s): expected %s, actual %s; not stored" % (
                 os.path.basename(dest), url, expected, actual)), False
         os.chmod(tmp, 0o644)
@@ -223,6 +254,38 @@ def fetch_all(sources, cache_dir, timeout, check_mode=False, opener=open_url, at
     return paths, downloaded, errors
 
 
+def check_signatures(sources, paths, signers, timeout, check_mode=False, opener=open_url, attempts=3,
+                     sleep=time.sleep):
+    """Check each cached source `signers` names against its bundle; return ({key: what passed}, errors)."""
+    checked, errors = {}, []
+    for source in sources:
+        signer = signer_for(signers, source.get("name"), source.get("version"))
+        path = paths.get(source["key"])
+        if not signer or not path or not os.path.exists(path):  # a missing tarball is an error already
+            continue
+        bundle = path + ".sigstore"
+        if not os.path.exists(bundle):
+            if check_mode:
+                continue
+            # the bundle has no pin of its own: what it signs is checked below
+            error = download(source["url"] + ".sigstore", bundle, None, timeout, opener=opener, attempts=attempts,
+                             sleep=sleep)
+            if error:
+                errors.append("sigstore: the bundle of %s (%s) is missing: %s" % (source["file"], source["key"], error))
+                continue
+        try:
+            checked[source["key"]] = verify_file(path, bundle, signer["identity"], signer["issuer"],
+                                                 signer.get("instance", "production"))
+        except SigstoreError as exc:
+            try:
+                os.unlink(bundle)
+                what = "the bundle was removed from the cache"
+            except OSError:
+                what = "the bundle was left in place (the cache is not writable)"
+            errors.append("%s (%s); %s" % (exc, source["key"], what))
+    return checked, errors
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -231,6 +294,8 @@ def main():
             timeout=dict(type="int", default=60),
             attempts=dict(type="int", default=3),
             download=dict(type="bool", default=True),
+            sigstore=dict(type="bool", default=False),
+            sigstore_signers=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -238,13 +303,24 @@ def main():
         for field in ("key", "file", "url", "sha256"):
             if not source.get(field):
                 module.fail_json(msg="source entry %r lacks %s" % (source, field))
+    if module.params["sigstore"]:
+        errors = signer_errors(module.params["sigstore_signers"])
+        if not module.params["sigstore_signers"]:
+            errors.append("sigstore: true needs sigstore_signers (build_sigstore_signers)")
+        if errors:
+            module.fail_json(msg="; ".join(errors), errors=errors)
     paths, downloaded, errors = fetch_all(
         module.params["sources"], module.params["cache_dir"], module.params["timeout"],
         check_mode=module.check_mode, attempts=max(1, module.params["attempts"]),
         download_missing=module.params["download"])
+    checked = {}
+    if module.params["sigstore"] and not errors:
+        checked, errors = check_signatures(module.params["sources"], paths, module.params["sigstore_signers"],
+                                           module.params["timeout"], check_mode=module.check_mode,
+                                           attempts=max(1, module.params["attempts"]))
     if errors:
         module.fail_json(msg="; ".join(errors), errors=errors, downloaded=downloaded)
-    module.exit_json(changed=bool(downloaded), paths=paths, downloaded=downloaded)
+    module.exit_json(changed=bool(downloaded), paths=paths, downloaded=downloaded, sigstore=checked)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,12 @@ description:
     fingerprints of O(pgp_keys) in a temporary GNUPGHOME, with upstream's detached C(.asc) signature;
     a key that has expired since counts for the signatures it made before its expiry.
     C(sha3-page) compares the file with the sha3-256 of sqlite's download page (sqlite publishes no
-    signature, so this checks integrity against upstream's page, not a signature). C(sigstore) is
-    never passed by this module, because this controller has no sigstore client with a trusted root
-    it could use offline. It is named as not verified and the next method is tried. A new release
-    no method passes is refused, unless its component is in O(unverified_ok), and then it is
-    reported as not verified.
+    signature, so this checks integrity against upstream's page, not a signature). C(sigstore)
+    downloads upstream's C(<file>.sigstore) bundle and checks it with sigstore-python, offline against
+    its trust root (module_utils manylinux_sigstore), for the signer O(sigstore_signers) names for the
+    release's major.minor; a missing bundle, another identity or issuer, a changed byte, or a series
+    the table names no signer for fails the check. A new release no method passes is refused, unless
+    its component is in O(unverified_ok), and then it is reported as not verified.
   - Each pin C(NAME==VERSION) of O(requirement_files) moves to the newest release on the package
     index (PyPI's simple JSON API, the lookup of module_utils manylinux_pins that
     scripts/pin-requirements uses) in the series O(pypi_keep) says, with the sha256 of the same kinds
@@ -55,7 +56,8 @@ options:
   components:
     description:
       - Source name to its upstream. C(kind) is C(python.org), C(github) or C(sqlite).
-        C(signature) is the list of checks, each C(pgp), C(sigstore) or C(sha3-page).
+        C(signature) is the list of checks, each C(pgp), C(sigstore) or C(sha3-page) (C(sigstore) needs
+        O(sigstore_signers) to name the source).
         C(github) also needs C(repo) (OWNER/NAME), C(tag) and C(asset), templates with C({version}).
         C(sqlite) needs C(asset), a regular expression matching the file's path on the page.
     type: dict
@@ -68,6 +70,14 @@ options:
     description:
       - Source name to C(keyring) (a file of upstream's public keys) and C(fingerprints) (the keys whose
         signatures count). A missing keyring fails the check, naming the file.
+    type: dict
+    default: {}
+  sigstore_signers:
+    description:
+      - Source name to major.minor (a string, C("3.14")) to the signer of those releases, C(identity) (the
+        certificate's e-mail or URI), C(issuer) (its OIDC issuer) and C(instance) (C(production), the
+        default, or C(staging)). The project's table is C(build_sigstore_signers)
+        (inventories/default/group_vars/all/signers.yml); the source fetch reads the same one.
     type: dict
     default: {}
   override_files:
@@ -166,6 +176,8 @@ from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_pins import (
     PinError, hashes, index_files, kinds_of, newest_in_series, parse_requirements, pin_digests, releases,
     render_pin, render_requirements)
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_sigstore import (
+    TABLE, SigstoreError, signer_errors, signer_for, verify_file)
 
 KINDS = ("python.org", "github", "sqlite")
 SIGNATURES = ("pgp", "sigstore", "sha3-page")
@@ -213,6 +225,10 @@ def option_errors(params):
                 name, kind, ", ".join(sorted(upstreams)) or "none"))
         if "pgp" in (checks or []) and name not in (params["pgp_keys"] or {}):
             errors.append("components.%s: signature pgp needs pgp_keys.%s (keyring, fingerprints)" % (name, name))
+        if "sigstore" in (checks or []) and not (params["sigstore_signers"] or {}).get(name):
+            errors.append("components.%s: signature sigstore needs sigstore_signers.%s (major.minor to identity, "
+                          "issuer: %s)" % (name, name, TABLE))
+    errors.extend(signer_errors(params["sigstore_signers"]))
     for name, key in sorted((params["pgp_keys"] or {}).items()):
         if not isinstance(key, dict) or not key.get("keyring") or not key.get("fingerprints"):
             errors.append("pgp_keys.%s needs keyring (a file) and fingerprints (a list)" % name)
@@ -406,12 +422,25 @@ def check_sha3(path, release):
     return "sha3-page: sha3-256 equals the download page's (integrity, not a signature)"
 
 
-def check_sigstore(path, release):
-    raise UpdateError("sigstore: not verified (this updater has no sigstore client with a trusted root "
-                      "it can use offline; the bundle %s is not checked)" % (release.get("sigstore") or "-"))
+def check_sigstore(path, name, version, release, signers, timeout):
+    signer = signer_for(signers, name, version)
+    if not signer:
+        raise UpdateError("sigstore: sigstore_signers names no signer of %s %s (%s)" % (
+            name, ".".join(version.split(".")[:2]), TABLE))
+    if not release.get("sigstore"):
+        raise UpdateError("sigstore: upstream publishes no .sigstore bundle for %s" % os.path.basename(path))
+    bundle = path + ".sigstore"
+    try:
+        download(release["sigstore"], bundle, timeout)
+    except UpdateError as exc:
+        raise UpdateError("sigstore: the bundle of %s is missing: %s" % (os.path.basename(path), exc))
+    try:
+        return verify_file(path, bundle, signer["identity"], signer["issuer"], signer.get("instance", "production"))
+    except SigstoreError as exc:
+        raise UpdateError(str(exc))
 
 
-def verify(path, name, comp, release, params, scratch):
+def verify(path, name, version, comp, release, params, scratch):
     """(passed checks, failures) of the checks of `comp`, in order, stopping at the first that passes."""
     failures = []
     for check in comp["signature"]:
@@ -420,7 +449,8 @@ def verify(path, name, comp, release, params, scratch):
                 return [check_pgp(path, release, params["pgp_keys"][name], scratch, params["timeout"])], failures
             if check == "sha3-page":
                 return [check_sha3(path, release)], failures
-            check_sigstore(path, release)
+            signers = params["sigstore_signers"]
+            return [check_sigstore(path, name, version, release, signers, params["timeout"])], failures
         except UpdateError as exc:
             failures.append(str(exc))
     return [], failures
@@ -628,8 +658,8 @@ def _run(params, check_mode):
                 errors.append("%s: %s" % (item["new_key"], exc))
                 continue
             item["sha256"] = sha256_of(path)
-            item["verified"], failures = verify(path, item["name"], params["components"][item["name"]], release,
-                                                params, scratch)
+            item["verified"], failures = verify(path, item["name"], item["new_version"],
+                                                params["components"][item["name"]], release, params, scratch)
             item["path"] = path
             if not item["verified"]:
                 if item["name"] in params["unverified_ok"]:
@@ -671,6 +701,7 @@ def main():
             components=dict(type="dict", required=True),
             upstreams=dict(type="dict", required=True),
             pgp_keys=dict(type="dict", default={}),
+            sigstore_signers=dict(type="dict", default={}),
             override_files=dict(type="list", elements="path", default=[]),
             references=dict(type="list", elements="dict", default=[]),
             pypi_keep=dict(type="str", choices=["minor", "major"], default="minor"),

@@ -4,12 +4,14 @@ import hashlib
 import json
 import io
 import os
+import shutil
 import time
 
 import pytest
 
 import manylinux_build_step as step
 import manylinux_source_fetch as fetch
+from conftest import ROOT, load_group_vars
 
 
 def source(tmp_path, name, content):
@@ -448,3 +450,79 @@ def test_a_docker_list_becomes_a_canonical_annotated_oci_index():
                                     {"org.opencontainers.image.title": "p-shared"}) == index
     with pytest.raises(ValueError, match="not a manifest list"):
         registry_index.oci_index({"mediaType": "application/vnd.oci.image.manifest.v1+json"}, {})
+
+
+# ---------------------------------------------------------------- the fetch's sigstore opt-in
+
+
+def signed_source(served, base, asset, data=None, version="3.14.9"):
+    """A CPython source entry served from `base` whose tarball is a real signed file (or `data`), with its bundle."""
+    data = open(asset["path"], "rb").read() if data is None else data
+    name = "Python-%s.tar.xz" % version
+    (served / name).write_bytes(data)
+    shutil.copyfile(asset["bundle"], served / (name + ".sigstore"))
+    return {"key": "cpython-" + version, "name": "cpython", "version": version, "file": name,
+            "url": "%s/%s" % (base, name), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def signers(asset, series="3.14"):
+    return {"cpython": {series: {field: asset[field] for field in ("identity", "issuer", "instance")}}}
+
+
+def fetch_checked(entries, cache, table):
+    paths, downloaded, errors = fetch.fetch_all(entries, str(cache), 5)
+    assert errors == []
+    return fetch.check_signatures(entries, paths, table, 5, sleep=lambda s: None)
+
+
+def test_the_sigstore_opt_in_checks_a_fetched_source_offline(tmp_path, http_directory, sigstore_assets, no_network):
+    served, base = http_directory
+    asset = sigstore_assets["rfc8785-0.1.2-py3-none-any.whl"]
+    entry = signed_source(served, base, asset)
+    other = dict(source(tmp_path, "openssl-3.5.8", b"openssl"), name="openssl", version="3.5.8")
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / other["file"]).write_bytes(b"openssl")
+    checked, errors = fetch_checked([entry, other], tmp_path / "cache", signers(asset))
+    assert errors == [] and list(checked) == ["cpython-3.14.9"]  # openssl: no signer, not checked
+    assert "signed by william@yossarian.net (issuer https://github.com/login/oauth)" in checked["cpython-3.14.9"]
+    assert sorted(os.listdir(tmp_path / "cache")) == ["Python-3.14.9.tar.xz", "Python-3.14.9.tar.xz.sigstore",
+                                                      "openssl-3.5.8.tar.gz"]
+    # a second run uses the cached bundle: the server is not asked again
+    (served / "Python-3.14.9.tar.xz.sigstore").unlink()
+    assert list(fetch_checked([entry], tmp_path / "cache", signers(asset))[0]) == ["cpython-3.14.9"]
+
+
+@pytest.mark.parametrize("damage", ["byte", "bundle", "identity"])
+def test_the_sigstore_opt_in_refuses_a_bad_source(tmp_path, http_directory, sigstore_assets, no_network, damage):
+    served, base = http_directory
+    asset = sigstore_assets["rfc8785-0.1.2-py3-none-any.whl"]
+    data = bytearray(open(asset["path"], "rb").read())
+    if damage == "byte":
+        data[1000] ^= 0x01  # and pinned so: the sha256 passes, sigstore must not
+    entry = signed_source(served, base, asset, bytes(data))
+    table = signers(asset)
+    if damage == "bundle":
+        (served / "Python-3.14.9.tar.xz.sigstore").unlink()
+    elif damage == "identity":
+        table["cpython"]["3.14"]["identity"] = "hugo@python.org"
+    checked, errors = fetch_checked([entry], tmp_path / "cache", table)
+    assert checked == {} and len(errors) == 1
+    expected = {"byte": "is not what", "identity": "is not signed by hugo@python.org",
+                "bundle": "sigstore: the bundle of Python-3.14.9.tar.xz (cpython-3.14.9) is missing: "
+                          "cannot download Python-3.14.9.tar.xz.sigstore"}
+    assert expected[damage] in errors[0]
+    # a refused bundle does not stay in the cache
+    assert not (tmp_path / "cache" / "Python-3.14.9.tar.xz.sigstore").exists()
+    if damage != "bundle":
+        assert "the bundle was removed from the cache" in errors[0]
+
+
+def test_the_sigstore_opt_in_is_off_by_default_and_reads_the_one_signer_table():
+    build = load_group_vars("build.yml")
+    assert build["build_source_sigstore"] is False
+    with open(os.path.join(ROOT, "playbooks", "lifecycle", "start.yml")) as handle:
+        start = handle.read()
+    assert 'sigstore: "{{ build_source_sigstore | bool }}"' in start
+    assert 'sigstore_signers: "{{ build_sigstore_signers }}"' in start
+    with open(os.path.join(ROOT, "playbooks", "update_sources.yml")) as handle:
+        assert 'sigstore_signers: "{{ build_sigstore_signers }}"' in handle.read()

@@ -5,22 +5,20 @@ OpenSSL, sqlite's download.html, a PyPI simple JSON page and the files; a throwa
 signs the fake tarballs. Every test works on copies of the project's files in tmp_path.
 """
 
-import functools
 import hashlib
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import pytest
 import yaml
 
 import manylinux_pins as pins
+from conftest import load_group_vars
 import manylinux_source_update as update
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -67,9 +65,9 @@ def sign(gpg_key, path):
 
 
 @pytest.fixture
-def upstream(tmp_path, gpg_key):
+def upstream(http_directory, gpg_key):
     """The fake upstreams' document root and base URL (a server on 127.0.0.1 for the test)."""
-    web = tmp_path / "web"
+    web, base = http_directory
     files = {
         "ftp/python/3.13.15/Python-3.13.15.tar.xz": TARBALLS["Python-3.13.15.tar.xz"],
         "download/openssl-3.5.8.tar.gz": TARBALLS["openssl-3.5.8.tar.gz"],
@@ -80,11 +78,6 @@ def upstream(tmp_path, gpg_key):
         (web / path).write_bytes(data)
     sign(gpg_key, str(web / "ftp/python/3.13.15/Python-3.13.15.tar.xz"))
     sign(gpg_key, str(web / "download/openssl-3.5.8.tar.gz"))
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(web)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = "http://127.0.0.1:%d" % server.server_address[1]
-
     def write(path, text):
         (web / path).parent.mkdir(parents=True, exist_ok=True)
         (web / path).write_text(text)
@@ -118,14 +111,7 @@ def upstream(tmp_path, gpg_key):
         wheel("26.0.2", "2" * 64), {"filename": "pip-26.0.2.tar.gz", "hashes": {"sha256": "3" * 64}},
         wheel("26.0.3", "4" * 64, yanked=True), wheel("26.0.4rc1", "5" * 64), wheel("26.1", "6" * 64),
     ]}))
-    yield web, base
-    server.shutdown()
-    server.server_close()
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    return web, base
 
 
 @pytest.fixture
@@ -164,6 +150,7 @@ def params(project, base, gpg_key, **changes):
              "line": r'toolchain_sqlite_version: "{version}"'},
         ],
         "pypi_keep": "minor", "unverified_ok": [], "cache_dir": None, "timeout": 10,
+        "sigstore_signers": load_group_vars("signers.yml")["build_sigstore_signers"],
     }
     p.update(changes)
     return p
@@ -279,19 +266,78 @@ def test_a_sha3_mismatch_rewrites_nothing_and_names_the_file(project, upstream, 
     assert snapshot(project) == before
 
 
-def test_sigstore_alone_is_never_reported_verified(project, upstream, gpg_key):
-    components = dict(params(project, upstream[1], gpg_key)["components"],
-                      cpython={"kind": "python.org", "signature": ["sigstore"]})
+def serve_signed_cpython(web, asset, version="3.14.9"):
+    """A final release `version` on the fake python.org whose tarball is a real signed file, with its bundle."""
+    releases = json.loads((web / "api/v2/downloads/release/index.html").read_text())
+    releases.append({"name": "Python %s" % version, "is_published": True, "pre_release": False})
+    (web / "api/v2/downloads/release/index.html").write_text(json.dumps(releases))
+    tarball = web / ("ftp/python/%s/Python-%s.tar.xz" % (version, version))
+    tarball.parent.mkdir(parents=True)
+    shutil.copyfile(asset["path"], tarball)
+    shutil.copyfile(asset["bundle"], str(tarball) + ".sigstore")
+    return tarball
+
+
+def signers_of(asset):
+    """The project's signer table with 3.14 signed by the asset's signer."""
+    table = load_group_vars("signers.yml")["build_sigstore_signers"]
+    signer = {field: asset[field] for field in ("identity", "issuer", "instance")}
+    return dict(table, cpython=dict(table["cpython"], **{"3.14": signer}))
+
+
+def test_a_sigstore_signed_release_is_verified_offline_and_taken(project, upstream, gpg_key, sigstore_assets,
+                                                                 no_network):
+    web, base = upstream
+    asset = sigstore_assets["rfc8785-0.1.2-py3-none-any.whl"]
+    serve_signed_cpython(web, asset)
+    components = dict(params(project, base, gpg_key)["components"],
+                      cpython={"kind": "python.org", "signature": ["sigstore", "pgp"]})
+    result = update.run(params(project, base, gpg_key, components=components, override_files=[],
+                               sigstore_signers=signers_of(asset)), check_mode=False)
+    items = by_key(result)
+    assert result["not_verified"] == []
+    verified = items["cpython-3.14.6"]["verified"]
+    assert len(verified) == 1 and verified[0].startswith("sigstore: ")
+    assert "signed by william@yossarian.net (issuer https://github.com/login/oauth) on sigstore's staging" \
+        in verified[0]
+    table = yaml.safe_load((project / SOURCES).read_text())["build_sources"]
+    assert table["cpython-3.14.9"]["sha256"] == sha(open(asset["path"], "rb").read())
+    assert "cpython-3.14.6" not in table
+    # 3.13.15 has no bundle: sigstore fails (named), pgp passes
+    assert items["cpython-3.13.14"]["verified"] == ["pgp: good signature by %s" % gpg_key[1]]
+
+
+@pytest.mark.parametrize("damage", ["byte", "bundle", "identity", "series"])
+def test_a_bad_sigstore_release_is_refused_and_nothing_rewritten(project, upstream, gpg_key, sigstore_assets,
+                                                                 no_network, damage):
+    web, base = upstream
+    asset = sigstore_assets["rfc8785-0.1.2-py3-none-any.whl"]
+    tarball = serve_signed_cpython(web, asset)
+    signers = signers_of(asset)
+    if damage == "byte":
+        data = bytearray(tarball.read_bytes())
+        data[1000] ^= 0x01
+        tarball.write_bytes(bytes(data))
+    elif damage == "bundle":
+        os.unlink(str(tarball) + ".sigstore")
+    elif damage == "identity":
+        signers["cpython"]["3.14"] = dict(signers["cpython"]["3.14"], identity="hugo@python.org")
+    else:
+        del signers["cpython"]["3.14"]
+    expected = {"byte": r"Python-3\.14\.9\.tar\.xz \(sha256 [0-9a-f]{64}\) is not what .* signs",
+                "bundle": r"the bundle of Python-3\.14\.9\.tar\.xz is missing: cannot download .*\.sigstore",
+                "identity": r"is not signed by hugo@python\.org .* SANs do not match",
+                "series": r"sigstore_signers names no signer of cpython 3\.14"}[damage]
     before = snapshot(project)
-    with pytest.raises(update.UpdateError) as err:
-        update.run(params(project, upstream[1], gpg_key, components=components), check_mode=False)
-    assert "cpython-3.13.15" in str(err.value) and "sigstore: not verified" in str(err.value)
+    with pytest.raises(update.UpdateError, match=expected) as err:
+        update.run(params(project, base, gpg_key, sigstore_signers=signers), check_mode=False)
+    assert "nothing was rewritten" in str(err.value)
+    assert "cpython-3.14.9 (Python-3.14.9.tar.xz): refused" in str(err.value)
     assert snapshot(project) == before
     # taken only when asked for, and then reported as not verified
-    result = update.run(params(project, upstream[1], gpg_key, components=components, unverified_ok=["cpython"]),
+    result = update.run(params(project, base, gpg_key, sigstore_signers=signers, unverified_ok=["cpython"]),
                         check_mode=False)
-    assert [n["key"] for n in result["not_verified"]] == ["cpython-3.13.15"]
-    assert by_key(result)["cpython-3.13.14"]["verified"] == []
+    assert [n["key"] for n in result["not_verified"]] == ["cpython-3.14.9"]
 
 
 def test_a_missing_keyring_is_named(project, upstream, gpg_key, tmp_path):
@@ -311,6 +357,9 @@ def test_bad_options_are_named_before_any_request(project, gpg_key):
     assert any(e.startswith("components.zstd: signature ['md5'] must be a non-empty list of pgp, sigstore, sha3-page")
                for e in errors)
     assert "components.zstd: kind github needs repo" in errors
+    p["sigstore_signers"] = {}
+    assert any(e.startswith("components.cpython: signature sigstore needs sigstore_signers.cpython")
+               for e in update.option_errors(p))
     assert any("upstreams has no base URL for kind python.org" in e for e in errors)
 
 
