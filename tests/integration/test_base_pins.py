@@ -163,32 +163,58 @@ def test_a_registry_that_refuses_is_down_or_lacks_the_tag_rewrites_nothing(pins,
     assert table.read_text() == unreachable
 
 
+LABELS = ["org.opencontainers.image.base.name", "org.opencontainers.image.base.digest",
+          "io.github.manylinux-shared.base-digest-source"]
+
+
+def pull_as_a_build(work, base_image, env=None):
+    """The start play's pull (build_base_pull) and the base labels of build_image_labels (build_base_origin), as
+    the group vars make them: {pull, changed, origin, labels}."""
+    playbook, result = work / "pull.yml", work / "pulled.json"
+    playbook.write_text(
+        "- name: Pull the base as a build does\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Provide the base image\n      community.docker.docker_image:\n"
+        "        name: \"{{ build_base_pull }}\"\n        source: pull\n      register: __build_base_image\n"
+        "    - name: Write what was pulled\n      ansible.builtin.copy:\n"
+        "        content: \"{{ {'pull': build_base_pull, 'changed': __build_base_image.changed,"
+        " 'origin': build_base_origin, 'labels': build_image_labels} | to_json }}\"\n"
+        "        dest: %s\n        mode: '0644'\n" % result)
+    run = ansible_playbook(str(playbook), *extra(base_image=base_image, policy="manylinux_2_31", arch="x86_64"),
+                           env=env)
+    assert run.rc == 0, run.output[-3000:]
+    pulled = json.loads(result.read_text())
+    pulled["labels"] = {key: pulled["labels"].get(key) for key in LABELS}
+    return pulled
+
+
 def test_a_build_pulls_the_pin_by_digest_and_labels_it_with_that_digest(pins, registry):
     name, digest = pins["name"], pins["push"]()
     pinned = "%s:1@%s" % (name, digest)
     subprocess.run(["docker", "rmi", name + ":1"], capture_output=True)
-
-    def pull():
-        """The start play's pull (build_base_pull) and the label's origin (build_base_origin), by the group vars."""
-        playbook, result = pins["config"].parent / "pull.yml", pins["config"].parent / "pulled.json"
-        playbook.write_text(
-            "- name: Pull the base as a build does\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
-            "    - name: Provide the base image\n      community.docker.docker_image:\n"
-            "        name: \"{{ build_base_pull }}\"\n        source: pull\n      register: __build_base_image\n"
-            "    - name: Write what was pulled\n      ansible.builtin.copy:\n"
-            "        content: \"{{ {'pull': build_base_pull, 'changed': __build_base_image.changed,"
-            " 'origin': build_base_origin} | to_json }}\"\n"
-            "        dest: %s\n        mode: '0644'\n" % result)
-        run = ansible_playbook(str(playbook), *extra(base_image=pinned), env={"DOCKER_CONFIG": str(pins["config"])})
-        assert run.rc == 0, run.output[-3000:]
-        return json.loads(result.read_text())
-
+    env = {"DOCKER_CONFIG": str(pins["config"])}
     try:
-        first = pull()
+        first = pull_as_a_build(pins["config"].parent, pinned, env)
         assert first["pull"] == "%s@%s" % (name, digest)
         assert first["changed"] is True
         assert first["origin"] == {"digest": digest, "source": "registry"}
+        assert first["labels"] == dict(zip(LABELS, [pinned, digest, "registry"]))
         # the engine has it now: found by name@digest, not pulled again
-        assert pull()["changed"] is False
+        assert pull_as_a_build(pins["config"].parent, pinned, env)["changed"] is False
     finally:
         subprocess.run(["docker", "rmi", "%s@%s" % (name, digest)], capture_output=True)
+
+
+def test_a_base_made_here_is_labelled_with_its_own_image_id(tmp_path):
+    """A base no registry gave (as the offline ones): never pulled, labelled local with its image id."""
+    name = "itest-%s/local-base:1" % uuid.uuid4().hex[:8]
+    imported = subprocess.run(["docker", "import", "-", name], input=tiny_tarball(uuid.uuid4().hex),
+                              capture_output=True)
+    assert imported.returncode == 0, imported.stderr
+    image_id = imported.stdout.decode().strip()
+    try:
+        pulled = pull_as_a_build(tmp_path, name)
+        assert pulled["pull"] == name and pulled["changed"] is False
+        assert pulled["origin"] == {"digest": image_id, "source": "local"}
+        assert pulled["labels"] == dict(zip(LABELS, [name, image_id, "local"]))
+    finally:
+        subprocess.run(["docker", "rmi", "-f", image_id], capture_output=True)
