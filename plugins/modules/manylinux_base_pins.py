@@ -109,6 +109,7 @@ summary:
 import io
 import os
 import re
+import stat
 import tempfile
 import urllib.error
 
@@ -242,15 +243,10 @@ def plan(table, params, resolve):
     return pins
 
 
-def _plain(text):
-    """The YAML data as plain Python (what a safe loader reads)."""
-    return yaml.safe_load(text)
-
-
 def rewrite(path, text, data, pins, round_trip, move):
     """Write the table with the changed pins through a temporary file beside it, moved over it (`move`), after
     reading the result back: it must be the old data with only those base_image values changed."""
-    expected = _plain(text)
+    expected = yaml.safe_load(text)
     for pin in pins:
         table = expected[TABLE][pin["policy"]]
         (table["arches"][pin["arch"]] if pin["arch"] else table)["base_image"] = pin["pinned"]
@@ -259,12 +255,17 @@ def rewrite(path, text, data, pins, round_trip, move):
         pin["holder"]["base_image"] = type(old)(pin["pinned"]) if type(old) is not str else pin["pinned"]
     out = io.StringIO()
     round_trip.dump(data, out)
-    if _plain(out.getvalue()) != expected:
+    if yaml.safe_load(out.getvalue()) != expected:
         raise PinError("nothing was rewritten: the YAML round trip of %s would change more than the pins" % path)
     fd, tmp = tempfile.mkstemp(prefix=".base-pins-", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(fd, "w") as handle:
-        handle.write(out.getvalue())
-    move(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(out.getvalue())
+        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def summary(pins, check_mode):

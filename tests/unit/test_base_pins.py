@@ -65,12 +65,15 @@ def changed_lines(before, after):
 
 def test_every_base_is_pinned_and_nothing_else_of_the_table_changes(table):
     before = table.read_text()
+    table.chmod(0o640)
     resolve = FakeResolver(REAL_DIGESTS)
     result = pins.run(params(table), False, resolve=resolve)
     assert result["changed"] and result["rewritten"] == [str(table)]
     assert sorted(resolve.calls) == sorted(REAL_DIGESTS)
     assert {p["status"] for p in result["pins"]} == {"pinned"}
     after = table.read_text()
+    assert table.stat().st_mode & 0o777 == 0o640
+    assert not [name for name in os.listdir(table.parent) if name.startswith(".base-pins-")]
     # the comments, the anchors, the flow mappings and the quoting stay: only the base_image lines change
     assert changed_lines(before, after) == [
         ("    base_image: %s" % name, "    base_image: %s@%s" % (name, digest)) for name, digest in REAL_DIGESTS.items()]
