@@ -11,6 +11,13 @@ import os
 import re
 import shlex
 
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_image_ref import (
+    COMPONENT as _COMPONENT,
+    HOST as _HOST,
+    ReferenceError as _ReferenceError,
+    parse as _parse_reference,
+)
+
 try:
     from ansible.errors import AnsibleFilterError
 except ImportError:  # pragma: no cover - unit tests run with ansible installed
@@ -74,8 +81,6 @@ def manylinux_target_error(policy_table, policy, arch, arch_table):
     return ""
 
 
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?"
 # What a build's names and paths must be (Docker's reference grammar for what
 # becomes part of an image name), checked before any work.
 NAMING_RULES = {
@@ -222,6 +227,39 @@ def manylinux_pushed_digests(images, repository, tags, list_name="", list_pushes
         if push.get("item") and digest and digest[-1].startswith("sha256:"):
             digests["%s:%s" % (list_name, push["item"])] = digest[-1]
     return digests
+
+
+def _reference(text, what):
+    try:
+        return _parse_reference(text)
+    except _ReferenceError as exc:
+        raise AnsibleFilterError("%s: %s" % (what, exc))
+
+
+def manylinux_pull_reference(image):
+    """What to pull for a base image: `name@digest` for a pinned `name:tag@digest` (community.docker's docker_image
+    finds a pulled image by that, never by name:tag@digest), else the name as it is (an offline base)."""
+    return _reference(image, "manylinux_pull_reference").pull
+
+
+def manylinux_base_digest(image, base_image):
+    """{digest, source} of a base image (docker's image info): `registry` and the digest it was pulled by (the
+    pinned one, else the RepoDigest of the base's repository, else the first), or `local` and the image's own id
+    (its config digest) for an image no registry gave (bootstrapped here); both empty without an image."""
+    if not image:
+        return {"digest": "", "source": ""}
+    base = _reference(base_image, "manylinux_base_digest")
+    pulled = []
+    for entry in image.get("RepoDigests") or []:
+        ref = _reference(entry, "manylinux_base_digest: RepoDigests")
+        pulled.append((ref.canonical == base.canonical, ref.digest))
+    digests = [d for same, d in pulled if same and d == base.digest] or [d for same, d in pulled if same] \
+        or [d for _, d in pulled]
+    if digests:
+        return {"digest": digests[0], "source": "registry"}
+    if not str(image.get("Id", "")).startswith("sha256:"):
+        raise AnsibleFilterError("manylinux_base_digest: the image of %s has neither RepoDigests nor an Id" % base_image)
+    return {"digest": image["Id"], "source": "local"}
 
 
 def _apt_sources(texts):
@@ -542,6 +580,8 @@ class FilterModule(object):
             "manylinux_component_labels": manylinux_component_labels,
             "manylinux_offline_base": manylinux_offline_base,
             "manylinux_pushed_digests": manylinux_pushed_digests,
+            "manylinux_pull_reference": manylinux_pull_reference,
+            "manylinux_base_digest": manylinux_base_digest,
             "manylinux_tree_hash": manylinux_tree_hash,
             "manylinux_role_inputs": manylinux_role_inputs,
             "manylinux_labeled": manylinux_labeled,

@@ -7,6 +7,7 @@ ghcr.io and a local registry ask, and never follows a redirect with them.
 import base64
 import hashlib
 import json
+import os
 import re
 import urllib.error
 import urllib.parse
@@ -132,3 +133,41 @@ class Registry:
         return self.check(self.request("PUT", "manifests/" + reference, data=manifest, scope="pull,push",
                                        headers={"Content-Type": media_type}),
                           "manifest %s of %s" % (reference, self.repository))
+
+    def manifest_digest(self, reference):
+        """The digest of the manifest (or index) at a tag, as the registry names it; None if there is none. A
+        registry that gives no Docker-Content-Digest on HEAD is asked for the manifest, whose bytes it hashes."""
+        response = self.request("HEAD", "manifests/" + reference, headers={"Accept": MANIFEST_TYPES})
+        if response.status == 404:
+            return None
+        self.check(response, "manifest %s of %s" % (reference, self.repository))
+        digest = response.headers.get("Docker-Content-Digest")
+        if digest:
+            return digest
+        response = self.check(self.request("GET", "manifests/" + reference, headers={"Accept": MANIFEST_TYPES}),
+                              "manifest %s of %s" % (reference, self.repository))
+        return digest_of(response.body)
+
+
+def _auth_key(key):
+    """The host[:port] of a Docker config `auths` key (`https://index.docker.io/v1/` is Docker Hub's)."""
+    host = re.sub(r"^[a-z]+://", "", key).split("/", 1)[0]
+    return "docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host
+
+
+def docker_config_credentials(registry, config_dir):
+    """(username, password) the Docker client configuration in `config_dir` (its config.json) stores for `registry`
+    (`auths`, as `docker login` writes it without a credential helper); ('', '') when it has none."""
+    try:
+        with open(os.path.join(config_dir, "config.json")) as handle:
+            config = json.load(handle)
+    except FileNotFoundError:
+        return "", ""
+    except (OSError, ValueError) as error:
+        raise RuntimeError("cannot read the Docker client configuration %s: %s"
+                           % (os.path.join(config_dir, "config.json"), error))
+    for key, entry in sorted((config.get("auths") or {}).items()):
+        if _auth_key(key) == registry and isinstance(entry, dict) and entry.get("auth"):
+            username, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+            return username, password
+    return "", ""

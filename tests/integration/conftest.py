@@ -1,8 +1,12 @@
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -87,3 +91,42 @@ def images_of(owner):
 
 def extra(**values):
     return ["-e", json.dumps(values)]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A real registry on 127.0.0.1 (Debian's docker-registry) with one htpasswd user; stopped after the module
+    that uses it (test_multiarch's publish, test_base_pins)."""
+    for tool in ("docker-registry", "htpasswd"):
+        if not shutil.which(tool):
+            pytest.fail("%s is missing: scripts/test installs docker-registry and apache2-utils" % tool)
+    work = tmp_path_factory.mktemp("registry")
+    user, password = "publisher", uuid.uuid4().hex
+    htpasswd = subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True)
+    (work / "htpasswd").write_text(htpasswd.stdout)
+    port = free_port()
+    (work / "config.yml").write_text(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%d\n"
+        "auth:\n  htpasswd:\n    realm: test\n    path: %s\n" % (work / "data", port, work / "htpasswd"))
+    proc = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")],
+                            stdout=open(work / "log", "w"), stderr=subprocess.STDOUT)
+    address = "127.0.0.1:%d" % port
+    try:
+        for _ in range(50):
+            try:
+                urllib.request.urlopen("http://%s/v2/" % address, timeout=1)
+            except urllib.error.HTTPError:
+                break  # 401: up, and asking for credentials
+            except OSError:
+                time.sleep(0.2)
+        yield {"address": address, "user": user, "password": password}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        docker("logout", address)

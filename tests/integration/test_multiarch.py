@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,44 +35,6 @@ def _emulation_ready():
 
 pytestmark = pytest.mark.skipif(not _emulation_ready(),
                                 reason="needs qemu-user emulation: make emulation (CI's setup enables it)")
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    """A real registry on 127.0.0.1 with one htpasswd user; stopped after the module."""
-    for tool in ("docker-registry", "htpasswd"):
-        if not shutil.which(tool):
-            pytest.fail("%s is missing: scripts/test installs docker-registry and apache2-utils" % tool)
-    work = tmp_path_factory.mktemp("registry")
-    user, password = "publisher", uuid.uuid4().hex
-    htpasswd = subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True)
-    (work / "htpasswd").write_text(htpasswd.stdout)
-    port = _free_port()
-    (work / "config.yml").write_text(
-        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%d\n"
-        "auth:\n  htpasswd:\n    realm: test\n    path: %s\n" % (work / "data", port, work / "htpasswd"))
-    proc = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")],
-                            stdout=open(work / "log", "w"), stderr=subprocess.STDOUT)
-    address = "127.0.0.1:%d" % port
-    try:
-        for _ in range(50):
-            try:
-                urllib.request.urlopen("http://%s/v2/" % address, timeout=1)
-            except urllib.error.HTTPError:
-                break  # 401: up, and asking for credentials
-            except OSError:
-                time.sleep(0.2)
-        yield {"address": address, "user": user, "password": password}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        docker("logout", address)
 
 
 @pytest.fixture(scope="module")

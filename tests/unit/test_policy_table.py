@@ -1,7 +1,10 @@
 """The policy table (data) and the filters that read it."""
 
+import copy
+
 import pytest
-from manylinux import AnsibleFilterError, manylinux_target, manylinux_target_error
+from manylinux import AnsibleFilterError, manylinux_pull_reference, manylinux_target, manylinux_target_error
+from manylinux_image_ref import parse as parse_reference
 
 REQUIRED = {"os", "os_family", "package_manager", "libc", "openssl", "base_image", "devtoolset_root",
             "path_prepend", "ld_library_path_prepend", "bootstrap", "arches"}
@@ -102,3 +105,23 @@ def test_valid_pair_has_no_error(policies):
 def test_armv7l_on_an_arm64_host_asks_for_emulation(policies):
     """Many arm64 CPUs have no AArch32 (GitHub's arm64 runners): an aarch64 host is not taken to run armv7l."""
     assert policies["build_arch_table"]["armv7l"]["native_on"] == ["armv7l"]
+
+
+@pytest.mark.parametrize("policy", sorted(EXPECTED_ARCHES))
+def test_every_base_image_is_a_tag_or_a_tag_pinned_by_digest(policies, policy):
+    """What the pin updater (manylinux_base_pins) reads and writes: name:tag, or name:tag@sha256:<hex>."""
+    entry = policies["build_policy_table"][policy]
+    images = [entry["base_image"]] + [a["base_image"] for a in entry["arches"].values() if a and "base_image" in a]
+    for image in images:
+        ref = parse_reference(image)
+        assert ref.tag, "%s: %s has no tag for the pin updater to resolve" % (policy, image)
+        assert manylinux_pull_reference(image) == (ref.name + "@" + ref.digest if ref.digest else image)
+
+
+def test_a_pinned_base_image_is_taken_as_it_is(policies):
+    pinned = "quay.io/pypa/manylinux2014_base:2025.11.10-3@sha256:" + "a" * 64
+    table = copy.deepcopy(policies["build_policy_table"])
+    table["manylinux2014"]["base_image"] = pinned
+    t = manylinux_target(table, "manylinux2014", "x86_64", policies["build_arch_table"])
+    assert t["base_image"] == pinned
+    assert manylinux_pull_reference(t["base_image"]) == "quay.io/pypa/manylinux2014_base@sha256:" + "a" * 64
