@@ -19,6 +19,9 @@ description:
   - C(state=released) records that the component was built (O(succeeded)) or failed, with its
     seconds, and frees its place.
   - C(state=reported) reads how the components ended; a component still waiting counts as failed.
+    It also gives the schedule's critical path (from the component that ended last back through the
+    need of each that ended last, what the build waited for) and the idle core-seconds of the machine
+    from the plan to the last release (from C(/proc/stat), the cores no process used).
   - Each result's C(msg) says which components are building, which finished and how long they took.
 options:
   state_dir:
@@ -101,6 +104,19 @@ seconds:
   description: For C(released), the component's build time.
   type: float
   returned: when state is released
+critical_path:
+  description: For C(reported), the components of the critical path in build order, each with its seconds.
+  type: list
+  elements: dict
+  returned: when state is reported
+span:
+  description: For C(reported), seconds from the plan to the last component's end.
+  type: float
+  returned: when state is reported
+idle_core_seconds:
+  description: For C(reported), core-seconds no process used from the plan to the last release (null without /proc/stat).
+  type: float
+  returned: when state is reported
 """
 
 import fcntl
@@ -111,6 +127,16 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 SCHEDULE = "schedule.json"
+
+
+def idle_jiffies(path="/proc/stat"):
+    """The machine's idle and iowait time so far, in clock ticks (None where there is no /proc/stat)."""
+    try:
+        with open(path) as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    return int(fields[4]) + int(fields[5])
 
 
 class ScheduleError(Exception):
@@ -148,9 +174,10 @@ class Schedule:
         return False
 
 
-def planned(state_dir, components, parallel):
+def planned(state_dir, components, parallel, clock=time.time):
     with Schedule(state_dir) as schedule:
-        schedule.data = {"parallel": max(1, int(parallel)), "components": {
+        schedule.data = {"parallel": max(1, int(parallel)), "planned": clock(), "idle_start": idle_jiffies(),
+                         "components": {
             c["name"]: {"needs": list(c.get("needs", [])), "priority": float(c.get("priority", 0)),
                         "state": "cached" if c.get("cached") else "waiting", "order": i}
             for i, c in enumerate(components)}}
@@ -223,6 +250,8 @@ def released(state_dir, name, succeeded, reason="", clock=time.time):
         if me["state"] in ("building", "waiting"):
             me["state"] = "built" if succeeded else "failed"
             me["seconds"] = seconds
+            me["ended"] = clock()
+            schedule.data["idle_end"] = idle_jiffies()
             if not succeeded:
                 me["reason"] = reason or "failed"
         schedule.save()
@@ -238,7 +267,26 @@ def reported(state_dir):
         result = summary(schedule.data)
     for name in result["waiting"] + result["building"]:
         result["failures"].setdefault(name, "not built (its host stopped before it ended)")
+    result.update(critical_path(schedule.data))
     return result
+
+
+def critical_path(data, ticks=None):
+    """What the build waited for: from the component that ended last, back through the need of each
+    that ended last (the one it started after), with the span and the idle core-seconds."""
+    comps = data["components"]
+    ended = {n: c["ended"] for n, c in comps.items() if "ended" in c}
+    path = []
+    name = max(ended, key=lambda n: ended[n]) if ended else None
+    while name is not None:
+        path.append({"name": name, "seconds": comps[name].get("seconds", 0)})
+        needs = [n for n in comps[name]["needs"] if n in ended]
+        name = max(needs, key=lambda n: ended[n]) if needs else None
+    span = round(max(ended.values()) - data.get("planned", min(ended.values())), 1) if ended else 0.0
+    idle = None
+    if data.get("idle_start") is not None and data.get("idle_end") is not None:
+        idle = round((data["idle_end"] - data["idle_start"]) / float(ticks or os.sysconf("SC_CLK_TCK")), 1)
+    return {"critical_path": path[::-1], "span": span, "idle_core_seconds": idle}
 
 
 def main():
@@ -267,9 +315,12 @@ def main():
                 p["name"], ", ".join(result["building"]), len(result["waiting"]))
         elif p["state"] == "reported":
             result = reported(p["state_dir"])
-            msg = "built: %s; failed: %s" % (
+            msg = "built: %s; failed: %s; critical path: %s (%.0f s of %.0f s); idle core-seconds: %s" % (
                 ", ".join("%s (%.0f s)" % kv for kv in sorted(result["finished"].items())) or "none",
-                ", ".join(sorted(result["failures"])) or "none")
+                ", ".join(sorted(result["failures"])) or "none",
+                " -> ".join("%s %.0f s" % (c["name"], c["seconds"]) for c in result["critical_path"]) or "none",
+                sum(c["seconds"] for c in result["critical_path"]), result["span"],
+                "-" if result["idle_core_seconds"] is None else "%.0f" % result["idle_core_seconds"])
         else:
             result = released(p["state_dir"], p["name"], p["succeeded"], p["reason"])
             msg = "%s %s after %.0f s (building: %s; waiting: %d; built: %d)" % (

@@ -269,6 +269,30 @@ def test_a_failed_need_fails_what_needs_it_at_once(tmp_path):
                                   "other": "not built (its host stopped before it ended)"}
 
 
+def test_the_report_gives_the_critical_path_and_the_idle_core_seconds(tmp_path, monkeypatch):
+    idle = iter([1000, 1150, 1400, 1500])   # clock ticks: at the plan, then at each release
+    monkeypatch.setattr(slot, "idle_jiffies", lambda: next(idle))
+    components = [{"name": "lib", "needs": [], "priority": 10}, {"name": "app", "needs": ["lib", "other"], "priority": 5},
+                  {"name": "other", "needs": [], "priority": 1}, {"name": "old", "needs": [], "cached": True}]
+    state = str(tmp_path)
+    slot.planned(state, components, 2, clock=lambda: 100.0)
+    with slot.Schedule(state) as sched:
+        assert slot.try_acquire(sched.data, "lib", 100.0) and slot.try_acquire(sched.data, "other", 100.0)
+        sched.save()
+    slot.released(state, "other", True, clock=lambda: 110.0)
+    slot.released(state, "lib", True, clock=lambda: 130.0)   # app waited for lib, not for other
+    with slot.Schedule(state) as sched:
+        assert slot.try_acquire(sched.data, "app", 130.0)
+        sched.save()
+    slot.released(state, "app", True, clock=lambda: 150.0)
+    with slot.Schedule(state) as sched:
+        report = slot.critical_path(sched.data, ticks=100)
+    assert [c["name"] for c in report["critical_path"]] == ["lib", "app"]
+    assert [c["seconds"] for c in report["critical_path"]] == [30.0, 20.0]
+    assert report["span"] == 50.0
+    assert report["idle_core_seconds"] == 5.0   # (1500 - 1000) ticks at 100 a second
+
+
 def test_waiters_in_threads_get_their_turn_in_order(tmp_path):
     state = schedule(tmp_path, parallel=1)
     started = []
