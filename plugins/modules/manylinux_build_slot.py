@@ -15,7 +15,10 @@ description:
   - C(state=acquired) waits until everything the component needs is built, fewer than
     O(parallel) components are building, and no other component that could start has a higher
     priority; then it marks the component building. It fails at once when something the
-    component needs failed.
+    component needs failed. A light component (expected to take at most O(light_seconds), such
+    as a pinned pip, wrappers, a small library) has O(parallel) places of its own beside the others,
+    so that it runs beside the long compiles instead of after them; with O(parallel) 1 no
+    component is light (one after another).
   - C(state=released) records that the component was built (O(succeeded)) or failed, with its
     seconds, and frees its place.
   - C(state=reported) reads how the components ended; a component still waiting counts as failed.
@@ -41,6 +44,10 @@ options:
     description: For C(planned), how many components build at once.
     type: int
     default: 1
+  light_seconds:
+    description: For C(planned), the expected seconds (the plan's C(expected_seconds)) up to which a component is light.
+    type: float
+    default: 20
   name:
     description: For C(acquired) and C(released), the component.
     type: str
@@ -174,12 +181,13 @@ class Schedule:
         return False
 
 
-def planned(state_dir, components, parallel, clock=time.time):
+def planned(state_dir, components, parallel, light_seconds=20.0, clock=time.time):
+    parallel = max(1, int(parallel))
     with Schedule(state_dir) as schedule:
-        schedule.data = {"parallel": max(1, int(parallel)), "planned": clock(), "idle_start": idle_jiffies(),
-                         "components": {
+        schedule.data = {"parallel": parallel, "planned": clock(), "idle_start": idle_jiffies(), "components": {
             c["name"]: {"needs": list(c.get("needs", [])), "priority": float(c.get("priority", 0)),
-                        "state": "cached" if c.get("cached") else "waiting", "order": i}
+                        "state": "cached" if c.get("cached") else "waiting", "order": i,
+                        "light": parallel > 1 and float(c.get("expected_seconds", light_seconds + 1)) <= light_seconds}
             for i, c in enumerate(components)}}
         schedule.save()
         return summary(schedule.data)
@@ -212,10 +220,13 @@ def try_acquire(data, name, now):
         me["state"] = "failed"
         me["reason"] = "needs %s, which failed" % ", ".join(lost)
         raise ScheduleError("%s is not built: it needs %s, which failed" % (name, ", ".join(lost)))
-    building = [n for n, c in comps.items() if c["state"] == "building"]
+    # light components have places of their own and wait only for each other
+    light = me.get("light", False)
+    kind = [n for n, c in comps.items() if c.get("light", False) == light]
+    building = [n for n in kind if comps[n]["state"] == "building"]
     if len(building) >= data["parallel"] or not _ready(comps, name):
         return False
-    ready = [n for n, c in comps.items() if c["state"] == "waiting" and _ready(comps, n)]
+    ready = [n for n in kind if comps[n]["state"] == "waiting" and _ready(comps, n)]
     best = min(ready, key=lambda n: (-comps[n]["priority"], comps[n]["order"]))
     if best != name:
         return False
@@ -296,6 +307,7 @@ def main():
             state=dict(type="str", required=True, choices=["planned", "acquired", "released", "reported"]),
             components=dict(type="list", elements="dict"),
             parallel=dict(type="int", default=1),
+            light_seconds=dict(type="float", default=20.0),
             name=dict(type="str"),
             succeeded=dict(type="bool", default=False),
             reason=dict(type="str", default=""),
@@ -307,8 +319,9 @@ def main():
     p = module.params
     try:
         if p["state"] == "planned":
-            result = planned(p["state_dir"], p["components"], p["parallel"])
-            msg = "%d to build, %d at once" % (len(result["waiting"]), p["parallel"])
+            result = planned(p["state_dir"], p["components"], p["parallel"], p["light_seconds"])
+            msg = "%d to build, %d at once (and as many light ones beside them)" % (
+                len(result["waiting"]), p["parallel"])
         elif p["state"] == "acquired":
             result = acquired(p["state_dir"], p["name"], p["poll"])
             msg = "building %s (now building: %s; waiting: %d)" % (

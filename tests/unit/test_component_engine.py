@@ -269,6 +269,26 @@ def test_a_failed_need_fails_what_needs_it_at_once(tmp_path):
                                   "other": "not built (its host stopped before it ended)"}
 
 
+def test_light_components_build_beside_the_others_in_places_of_their_own(tmp_path):
+    heavy = [{"name": n, "needs": [], "priority": 300, "expected_seconds": 300} for n in ("a", "b", "c")]
+    light = [{"name": n, "needs": [], "priority": 10, "expected_seconds": 10} for n in ("p", "q", "r")]
+    slot.planned(str(tmp_path), heavy + light, 2)
+    with slot.Schedule(str(tmp_path)) as sched:
+        assert slot.try_acquire(sched.data, "a", 0) and slot.try_acquire(sched.data, "b", 0)
+        assert not slot.try_acquire(sched.data, "c", 0)        # the two places are taken
+        assert slot.try_acquire(sched.data, "p", 0)            # beside them, not after them
+        assert slot.try_acquire(sched.data, "q", 0)
+        assert not slot.try_acquire(sched.data, "r", 0)        # two light places too
+
+
+def test_with_one_place_nothing_is_light(tmp_path):
+    slot.planned(str(tmp_path), [{"name": "a", "needs": [], "priority": 300, "expected_seconds": 300},
+                                 {"name": "p", "needs": [], "priority": 10, "expected_seconds": 10}], 1)
+    with slot.Schedule(str(tmp_path)) as sched:
+        assert slot.try_acquire(sched.data, "a", 0)
+        assert not slot.try_acquire(sched.data, "p", 0)        # one after another
+
+
 def test_the_report_gives_the_critical_path_and_the_idle_core_seconds(tmp_path, monkeypatch):
     idle = iter([1000, 1150, 1400, 1500])   # clock ticks: at the plan, then at each release
     monkeypatch.setattr(slot, "idle_jiffies", lambda: next(idle))
