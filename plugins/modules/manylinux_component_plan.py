@@ -120,7 +120,7 @@ import shlex
 from ansible.module_utils.basic import AnsibleModule
 
 # Bumped when what a key means changes, so that old artifacts are never taken for new ones.
-KEY_SCHEMA = 1
+KEY_SCHEMA = 2
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FIELDS = {
@@ -462,7 +462,9 @@ def plan(components, sources, build_base, engine, platform, cache_dir, layer_bas
         steps = [dict(step, cmd=step["cmd"].replace("@OPTIONS@", quoted)) for step in before_own + entry["steps"]]
         files = [dict(item, sha256=file_digest(item)) for item in entry["files"]]
         keyed = {k: v for k, v in entry.items() if k not in NOT_KEYED}
-        keyed.update(needs=needs[name], steps=steps, files=[{k: v for k, v in f.items() if k != "content"}
+        # a file by its bytes and where it goes, not where it lies on the controller (a clone in
+        # another folder, another user's wheel cache): the key holds wherever the build runs
+        keyed.update(needs=needs[name], steps=steps, files=[{k: v for k, v in f.items() if k not in ("content", "src")}
                                                              for f in files])
         key = _sha256(_canonical({
             "schema": KEY_SCHEMA, "entry": keyed, "environment": environment, "options": options,

@@ -179,6 +179,19 @@ def test_a_files_content_is_part_of_the_key(tmp_path):
         run_plan([lib(files=[{"src": str(tmp_path / "missing"), "dest": "/x"}])], tmp_path)
 
 
+def test_where_a_file_lies_on_the_controller_is_no_part_of_the_key(tmp_path):
+    # a clone in another folder, another user's wheel cache: the same bytes, the same key
+    first, second = tmp_path / "clone-a", tmp_path / "clone-b"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "req.txt").write_text("pip==1\n")
+    keyed = [keys(run_plan([lib(files=[{"src": str(folder / "req.txt"), "dest": "/tmp/req.txt"}])], tmp_path))
+             for folder in (first, second)]
+    assert keyed[0] == keyed[1]
+    moved = keys(run_plan([lib(files=[{"src": str(first / "req.txt"), "dest": "/tmp/other.txt"}])], tmp_path))
+    assert moved != keyed[0]   # where it goes in the container is
+
+
 def store(tmp_path, record, seconds=10.0, created="2026-12-01T00:00:00Z"):
     directory = record["artifact"]
     os.makedirs(directory)
