@@ -676,6 +676,7 @@ def _restart_engine():
     subprocess.run([os.path.join(ROOT, "scripts", "setup")], check=True, stdout=subprocess.DEVNULL)
 
 
+@pytest.mark.exclusive
 @pytest.mark.skipif(os.geteuid() != 0, reason="restarts the Docker engine (root)")
 def test_an_engine_restart_mid_step_fails_the_build_and_the_next_build_cleans_up(tmp_path, image_owner,
                                                                                  offline_base):
