@@ -526,3 +526,39 @@ def test_the_sigstore_opt_in_is_off_by_default_and_reads_the_one_signer_table():
     assert 'sigstore_signers: "{{ build_sigstore_signers }}"' in start
     with open(os.path.join(ROOT, "playbooks", "update_sources.yml")) as handle:
         assert 'sigstore_signers: "{{ build_sigstore_signers }}"' in handle.read()
+
+
+# --- manylinux_container_files ------------------------------------------------
+
+def test_the_files_go_in_one_tar_with_their_modes_and_the_pins_checked(tmp_path):
+    import tarfile
+
+    import manylinux_container_files as files
+    wheel = tmp_path / "pip-1-py3-none-any.whl"
+    wheel.write_bytes(b"wheel bytes")
+    items = [{"src": str(wheel), "dest": "/tmp/wheels/pip-1-py3-none-any.whl",
+              "sha256": hashlib.sha256(b"wheel bytes").hexdigest()},
+             {"content": "#!/bin/sh\n", "dest": "/usr/local/bin/py3", "mode": "0755",
+              "sha256": hashlib.sha256(b"#!/bin/sh\n").hexdigest()}]
+    out = io.BytesIO()
+    assert files.write_tar(items, out) == ["/tmp/wheels/pip-1-py3-none-any.whl", "/usr/local/bin/py3"]
+    out.seek(0)
+    with tarfile.open(fileobj=out) as archive:
+        members = {m.name: m for m in archive.getmembers()}
+        assert archive.extractfile("tmp/wheels/pip-1-py3-none-any.whl").read() == b"wheel bytes"
+        assert archive.extractfile("usr/local/bin/py3").read() == b"#!/bin/sh\n"
+    assert members["usr/local/bin/py3"].mode == 0o755 and members["usr/local/bin/py3"].uid == 0
+    assert members["tmp/wheels/pip-1-py3-none-any.whl"].mode == 0o644
+
+
+def test_a_file_changed_since_the_plan_or_missing_or_misplaced_is_refused(tmp_path):
+    import manylinux_container_files as files
+    wheel = tmp_path / "w.whl"
+    wheel.write_bytes(b"changed")
+    with pytest.raises(files.FilesError, match="changed on the controller since the plan"):
+        files.write_tar([{"src": str(wheel), "dest": "/tmp/w.whl", "sha256": hashlib.sha256(b"planned").hexdigest()}],
+                        io.BytesIO())
+    with pytest.raises(files.FilesError, match="cannot be read on the controller"):
+        files.write_tar([{"src": str(tmp_path / "gone"), "dest": "/tmp/gone"}], io.BytesIO())
+    with pytest.raises(files.FilesError, match="absolute path without"):
+        files.write_tar([{"content": "x", "dest": "/tmp/../etc/passwd"}], io.BytesIO())
