@@ -4,7 +4,8 @@ The shared CPythons are those the image's manifests name (components
 shared-cpython-X.Y[-nogil]), e.g. 3.13.14, 3.14.6; a trailing "t" ("3.14.6t")
 means a free-threading build (/opt/shared-cpython-3.14-nogil, py3.14t).
 MANYLINUX_SHARED_VERSIONS (optional, comma separated) names the ones the image
-must have.
+must have. An image whose manifests name none (role cpython_shared not
+applied) skips these checks.
 
 For each, a venv gets PyInstaller (requirements-pyinstaller.txt, hash-checked)
 and freezes a small program with --onefile; the executable must run in the
@@ -17,7 +18,8 @@ import re
 
 import pytest
 
-from conftest import docker, image_manifests, image_versions, import_failures, stdlib_import_failures, sysconfig_problems
+from conftest import (docker, image_manifests, image_versions, import_failures, skip_unless_in_the_image,
+                      stdlib_import_failures, sysconfig_problems)
 from conftest import python_json as run_python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,10 +74,10 @@ def _specs():
 
 
 @pytest.fixture(scope="module", params=_specs(), ids=lambda spec: spec or "none")
-def shared(request):
-    if request.param is None:
-        pytest.fail("the image names no shared CPython in /opt/_internal/manifests (components shared-cpython-X.Y)")
-    return Shared(request.param)
+def shared(request, image):
+    return Shared(skip_unless_in_the_image(request.param, "the image holds no shared CPython (no manifest "
+                                           "shared-cpython-X.Y in /opt/_internal/manifests: role cpython_shared was "
+                                           "not applied)"))
 
 
 def test_the_image_has_the_shared_cpythons_asked_for():
