@@ -16,6 +16,7 @@ against any image the factory made, with whatever configuration it was built:
   MANYLINUX_INTERPRETERS     optional, comma separated (3.13.14,3.14.6t): the
                              /opt/python interpreters the image must have
   MANYLINUX_SHARED_VERSIONS  optional, comma separated: its shared CPythons
+  MANYLINUX_OPENSSL_VERSION  optional: the release of its private OpenSSL
 
 What the image holds (its interpreters, its shared CPythons, each piece's
 version) is read from the image itself: the component manifests in
