@@ -11,17 +11,18 @@ against any image the factory made, with whatever configuration it was built:
   MANYLINUX_NEWER_IMAGE      optional image of a newer distribution, to show that
                              binaries built in the image run there
   MANYLINUX_BUILD_ID         optional build id the image's label must carry
-  MANYLINUX_BUILD_VARS       optional vars file the image was built with (e.g.
-                             tests/offline.yml): its interpreters must be the image's
   MANYLINUX_INTERPRETERS     optional, comma separated (3.13.14,3.14.6t): the
                              /opt/python interpreters the image must have
   MANYLINUX_SHARED_VERSIONS  optional, comma separated: its shared CPythons
   MANYLINUX_OPENSSL_VERSION  optional: the release of its private OpenSSL
 
-What the image holds (its interpreters, its shared CPythons, each piece's
-version) is read from the image itself: the component manifests in
-/opt/_internal/manifests. A check of a piece the image does not hold (no
-manifest) skips, naming it.
+Every other expectation is read from the image itself, never from the role
+defaults, the group_vars or a vars file it was built with: its component
+manifests (/opt/_internal/manifests/*.json: what it holds, each piece's
+version, prefixes, needs and details; those `manylinux-interpreters ensure`
+wrote name a download), the data of its manylinux-interpreters
+(/opt/_internal/manylinux-interpreters.json), its SBOM, its labels and ENV.
+A check of a piece the image does not hold (no manifest) skips, naming it.
 """
 
 import json
