@@ -84,6 +84,22 @@ def manifest_or_skip(name, why):
     return skip_unless_in_the_image(image_manifest(name), "%s: the image has no %s/%s.json" % (why, MANIFEST_DIR, name))
 
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def pip_pins(component, role):
+    """{name: version} of the pins the image's component `<component>-pip` installed: the project's
+    requirements file its manifest names (roles/<role>/files/<details.requirements>), whose pip must be
+    the manifest's version."""
+    manifest = image_manifest(component + "-pip")
+    assert manifest is not None, "no manifest %s-pip in the image" % component
+    with open(os.path.join(ROOT, "roles", role, "files", manifest["details"]["requirements"])) as handle:
+        pins = {n.lower(): v for n, v in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", handle.read(), re.M)}
+    assert pins.get("pip") == manifest["version"], "%s names %s, whose pip is not the manifest's %s" % (
+        manifest["name"], manifest["details"]["requirements"], manifest["version"])
+    return pins
+
+
 def image_versions(pattern):
     """Versions of the image's components whose name matches `pattern` (a group `nogil` adds a "t")."""
     found = []

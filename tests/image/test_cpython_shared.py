@@ -18,13 +18,12 @@ import re
 
 import pytest
 
-from conftest import (docker, image_manifests, image_versions, import_failures, skip_unless_in_the_image,
+from conftest import (docker, image_manifests, image_versions, import_failures, pip_pins, skip_unless_in_the_image,
                       stdlib_import_failures, sysconfig_problems)
 from conftest import python_json as run_python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYINSTALLER_REQUIREMENTS = os.path.join(HERE, "requirements-pyinstaller.txt")
-TOOLS_REQUIREMENTS = os.path.join(HERE, "..", "..", "roles", "cpython_shared", "files", "requirements.txt")
 OPENSSL_LIB = "/opt/_internal/openssl-3.5/lib"
 MODULES = ("ssl", "hashlib", "sqlite3", "ctypes", "zlib", "lzma", "bz2", "readline", "decimal", "uuid")
 
@@ -90,11 +89,6 @@ def test_the_image_has_the_shared_cpythons_asked_for():
 def python_json(run_in_image, shared, code):
     """Run `code` (which prints one JSON value) with the interpreter's wrapper; return the value."""
     return run_python_json(run_in_image, shared.wrapper, code)
-
-
-def pins(path):
-    with open(path) as handle:
-        return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", handle.read(), re.M))
 
 
 def test_prefix_links(container, shared):
@@ -183,8 +177,8 @@ def test_stripped_and_no_bytecode(run_in_image, shared):
 
 
 def test_pinned_tools(run_in_image, shared):
-    expected = {name.lower(): version for name, version in pins(TOOLS_REQUIREMENTS).items()
-                if name.lower() in ("pip", "build", "packaging")}
+    expected = {name: version for name, version in pip_pins(shared.prefix.rsplit("/", 1)[1], "cpython_shared").items()
+                if name in ("pip", "build", "packaging")}
     assert len(expected) == 3
     installed = python_json(run_in_image, shared, "import json, importlib.metadata as m; print(json.dumps("
                                                   "{n: m.version(n) for n in %r}))" % (sorted(expected),))

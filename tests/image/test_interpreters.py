@@ -17,11 +17,10 @@ import os
 import re
 
 import pytest
-from conftest import (image_manifest, image_manifests, image_versions, import_failures, manifest_or_skip, python_json,
-                      stdlib_import_failures, sysconfig_problems)
+from conftest import (image_manifest, image_manifests, image_versions, import_failures, manifest_or_skip, pip_pins,
+                      python_json, stdlib_import_failures, sysconfig_problems)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROLE_FILES = os.path.join(HERE, "..", "..", "roles", "interpreters", "files")
 SETUPTOOLS_REQUIREMENTS = os.path.join(HERE, "requirements-setuptools.txt")
 STATIC_ARCHIVE = "/opt/_internal/static-libs-for-embedding-only.tar.xz"
 OPENSSL_LIB = "/opt/_internal/openssl-3.5/lib"
@@ -94,19 +93,9 @@ def interp(request):
     return Interpreter(request.param)
 
 
-def pip_manifest(interp):
-    """The manifest of the interpreter's pip component (its pinned pip, build, packaging)."""
-    name = "cpython-%s%s-pip" % (interp.version, "-nogil" if interp.free_threading else "")
-    manifest = image_manifest(name)
-    assert manifest is not None, "no manifest %s in the image" % name
-    return manifest
-
-
 def requirement_pins(interp):
-    """{name: version} of the requirement file the interpreter's pip component installed (the file its
-    manifest names, of the project's pins)."""
-    with open(os.path.join(ROLE_FILES, pip_manifest(interp)["details"]["requirements"])) as handle:
-        return {n.lower(): v for n, v in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", handle.read(), re.M)}
+    """{name: version} of the requirement file the interpreter's pip component installed (its manifest)."""
+    return pip_pins(interp.prefix.rsplit("/", 1)[1], "interpreters")
 
 
 # --- the set of interpreters -------------------------------------------------------
@@ -246,7 +235,8 @@ def test_manylinux_interpreters_ensure_downloads_from_a_local_server(run_in_imag
     if source is None:
         pytest.skip("no interpreter with the GIL of 3.11 or later to serve as the download")
     # the pins of a download are those of the interpreters of its Python version: the source's own
-    requirements = [path for path in pins if os.path.basename(path) == pip_manifest(source)["details"]["requirements"]]
+    name = image_manifest(source.prefix.rsplit("/", 1)[1] + "-pip")["details"]["requirements"]
+    requirements = [path for path in pins if os.path.basename(path) == name]
     if not requirements:
         pytest.skip("the image holds no pins for a download of Python %s (%s)" % (source.minor, ", ".join(pins)))
     tag = "tp%s-test" % source.minor.replace(".", "")
