@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import docker
+from conftest import docker, image_manifests
 
 MANIFEST = "/opt/_internal/manifests/python-tools.json"
 LABEL = "io.github.manylinux-shared.python-tools"
@@ -230,11 +230,9 @@ def test_ssl_cert_file_gives_python_the_certifi_bundle(container, image_env):
     """With the image's SSL_CERT_FILE, a default SSL context trusts exactly certifi's certificates."""
     assert image_env.get("SSL_CERT_FILE") == CERTS
     expected = int(run(container, "grep -c 'BEGIN CERTIFICATE' %s" % CERTS).stdout)
-    pythons = [VENV + "/bin/python"]
-    # the shared CPython links a private OpenSSL that knows no system store: SSL_CERT_FILE is all it has
-    shared = "/opt/shared-cpython-3.13/bin/python3"
-    if container.file(shared).exists:
-        pythons.append(shared)
+    # and the shared CPythons, on a private OpenSSL that knows no system store: SSL_CERT_FILE is all they have
+    pythons = [VENV + "/bin/python"] + [m["details"]["python"] for m in image_manifests()
+                                        if re.fullmatch(r"shared-cpython-3\.\d+(-nogil)?", m["name"])]
     script = ("import json, ssl; ctx = ssl.create_default_context(); "
               "print(json.dumps([ssl.get_default_verify_paths().cafile, len(ctx.get_ca_certs())]))")
     for python in pythons:
