@@ -1,20 +1,28 @@
 """Fixtures for checks against a committed image (run by molecule's testinfra verifier).
 
 The image under test is named by the environment, so the same checks run
-against any image the factory made:
+against any image the factory made, with whatever configuration it was built:
 
-  MANYLINUX_IMAGE        image reference (required)
-  MANYLINUX_POLICY       policy it was built for (required)
-  MANYLINUX_ARCH         arch it was built for (required)
-  MANYLINUX_CA_BUNDLE    optional PEM file handed to containers for pip
-                         (TLS-intercepting proxies); never part of the image
-  MANYLINUX_NEWER_IMAGE  optional image of a newer distribution, to show that
-                         binaries built in the image run there
-  MANYLINUX_BUILD_VARS   optional vars file the image was built with (e.g.
-                         tests/offline.yml): its interpreters must be the image's
+  MANYLINUX_IMAGE            image reference (required)
+  MANYLINUX_POLICY           policy it was built for (required)
+  MANYLINUX_ARCH             arch it was built for (required)
+  MANYLINUX_CA_BUNDLE        optional PEM file handed to containers for pip
+                             (TLS-intercepting proxies); never part of the image
+  MANYLINUX_NEWER_IMAGE      optional image of a newer distribution, to show that
+                             binaries built in the image run there
+  MANYLINUX_BUILD_ID         optional build id the image's label must carry
+  MANYLINUX_INTERPRETERS     optional, comma separated (3.13.14,3.14.6t): the
+                             /opt/python interpreters the image must have
+  MANYLINUX_SHARED_VERSIONS  optional, comma separated: its shared CPythons
+  MANYLINUX_OPENSSL_VERSION  optional: the release of its private OpenSSL
 
-What the image holds (its interpreters, its shared CPythons) is read from the
-image itself: the component manifests in /opt/_internal/manifests.
+Every other expectation is read from the image itself, never from the role
+defaults, the group_vars or a vars file it was built with: its component
+manifests (/opt/_internal/manifests/*.json: what it holds, each piece's
+version, prefixes, needs and details; those `manylinux-interpreters ensure`
+wrote name a download), the data of its manylinux-interpreters
+(/opt/_internal/manylinux-interpreters.json), its SBOM, its labels and ENV.
+A check of a piece the image does not hold (no manifest) skips, naming it.
 """
 
 import json
@@ -53,6 +61,43 @@ def image_manifests(ref=None):
         texts = proc.stdout.split("\x1e") if proc is not None and proc.returncode == 0 else []
         _MANIFESTS[ref] = [json.loads(text) for text in texts if text.strip()]
     return _MANIFESTS[ref]
+
+
+def image_manifest(name):
+    """The manifest of the image's component `name`, or None."""
+    return next((manifest for manifest in image_manifests() if manifest["name"] == name), None)
+
+
+def skip_unless_in_the_image(found, why):
+    """Skip the test, saying `why`, when `found` (what the manifests name) is empty. An image with no
+    manifest at all is no image of the factory: fail instead."""
+    if not image_manifests():
+        pytest.fail("the image has no component manifests in %s" % MANIFEST_DIR)
+    if not found:
+        pytest.skip(why)
+    return found
+
+
+def manifest_or_skip(name, why):
+    """The manifest of the image's component `name`; skip the test when the image has none (`why`: what
+    its absence means)."""
+    return skip_unless_in_the_image(image_manifest(name), "%s: the image has no %s/%s.json" % (why, MANIFEST_DIR, name))
+
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+def pip_pins(component, role):
+    """{name: version} of the pins the image's component `<component>-pip` installed: the project's
+    requirements file its manifest names (roles/<role>/files/<details.requirements>), whose pip must be
+    the manifest's version."""
+    manifest = image_manifest(component + "-pip")
+    assert manifest is not None, "no manifest %s-pip in the image" % component
+    with open(os.path.join(ROOT, "roles", role, "files", manifest["details"]["requirements"])) as handle:
+        pins = {n.lower(): v for n, v in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", handle.read(), re.M)}
+    assert pins.get("pip") == manifest["version"], "%s names %s, whose pip is not the manifest's %s" % (
+        manifest["name"], manifest["details"]["requirements"], manifest["version"])
+    return pins
 
 
 def image_versions(pattern):

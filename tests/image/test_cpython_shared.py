@@ -4,7 +4,8 @@ The shared CPythons are those the image's manifests name (components
 shared-cpython-X.Y[-nogil]), e.g. 3.13.14, 3.14.6; a trailing "t" ("3.14.6t")
 means a free-threading build (/opt/shared-cpython-3.14-nogil, py3.14t).
 MANYLINUX_SHARED_VERSIONS (optional, comma separated) names the ones the image
-must have.
+must have. An image whose manifests name none (role cpython_shared not
+applied) skips these checks.
 
 For each, a venv gets PyInstaller (requirements-pyinstaller.txt, hash-checked)
 and freezes a small program with --onefile; the executable must run in the
@@ -17,12 +18,12 @@ import re
 
 import pytest
 
-from conftest import docker, image_manifests, image_versions, import_failures, stdlib_import_failures, sysconfig_problems
+from conftest import (docker, image_manifests, image_versions, import_failures, pip_pins, skip_unless_in_the_image,
+                      stdlib_import_failures, sysconfig_problems)
 from conftest import python_json as run_python_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYINSTALLER_REQUIREMENTS = os.path.join(HERE, "requirements-pyinstaller.txt")
-TOOLS_REQUIREMENTS = os.path.join(HERE, "..", "..", "roles", "cpython_shared", "files", "requirements.txt")
 OPENSSL_LIB = "/opt/_internal/openssl-3.5/lib"
 MODULES = ("ssl", "hashlib", "sqlite3", "ctypes", "zlib", "lzma", "bz2", "readline", "decimal", "uuid")
 
@@ -72,10 +73,10 @@ def _specs():
 
 
 @pytest.fixture(scope="module", params=_specs(), ids=lambda spec: spec or "none")
-def shared(request):
-    if request.param is None:
-        pytest.fail("the image names no shared CPython in /opt/_internal/manifests (components shared-cpython-X.Y)")
-    return Shared(request.param)
+def shared(request, image):
+    return Shared(skip_unless_in_the_image(request.param, "the image holds no shared CPython (no manifest "
+                                           "shared-cpython-X.Y in /opt/_internal/manifests: role cpython_shared was "
+                                           "not applied)"))
 
 
 def test_the_image_has_the_shared_cpythons_asked_for():
@@ -88,11 +89,6 @@ def test_the_image_has_the_shared_cpythons_asked_for():
 def python_json(run_in_image, shared, code):
     """Run `code` (which prints one JSON value) with the interpreter's wrapper; return the value."""
     return run_python_json(run_in_image, shared.wrapper, code)
-
-
-def pins(path):
-    with open(path) as handle:
-        return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", handle.read(), re.M))
 
 
 def test_prefix_links(container, shared):
@@ -181,8 +177,8 @@ def test_stripped_and_no_bytecode(run_in_image, shared):
 
 
 def test_pinned_tools(run_in_image, shared):
-    expected = {name.lower(): version for name, version in pins(TOOLS_REQUIREMENTS).items()
-                if name.lower() in ("pip", "build", "packaging")}
+    expected = {name: version for name, version in pip_pins(shared.prefix.rsplit("/", 1)[1], "cpython_shared").items()
+                if name in ("pip", "build", "packaging")}
     assert len(expected) == 3
     installed = python_json(run_in_image, shared, "import json, importlib.metadata as m; print(json.dumps("
                                                   "{n: m.version(n) for n in %r}))" % (sorted(expected),))

@@ -1,10 +1,9 @@
 """The committed image: its config (ENV, entrypoint, labels, tag) and what the build left behind."""
 
-import json
-import re
 import os
+import re
 
-from conftest import docker
+from conftest import docker, image_manifests
 
 LABEL = "io.github.manylinux-shared"
 
@@ -76,10 +75,7 @@ def test_labels(image_config, policy, arch):
 
 def test_component_labels_match_manifests(image, image_config):
     labels = image_config["Config"]["Labels"]
-    # one manifest per file, whatever its layout: files are separated by a RS character
-    proc = docker("run", "--rm", "--entrypoint", "/bin/sh", image, "-c",
-                  "for f in /opt/_internal/manifests/*.json; do [ -f \"$f\" ] && cat \"$f\" && printf '\\036'; done; true")
-    manifests = [json.loads(text) for text in proc.stdout.split("\x1e") if text.strip()]
+    manifests = image_manifests()
     assert manifests, "the image has no component manifests"
     for manifest in manifests:
         # one label per component: every component's name is unique

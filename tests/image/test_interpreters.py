@@ -4,8 +4,12 @@ The interpreters are those the image's manifests name (components
 cpython-<version>[-nogil]), e.g. 3.9.2, 3.13.14, 3.14.6, 3.14.6t (a trailing
 "t": a free-threading build, cp314-cp314t, /opt/_internal/cpython-3.14.6-nogil);
 `manylinux-interpreters list --installed` and /opt/python are compared with
-them. MANYLINUX_INTERPRETERS (optional, comma separated) names the ones the
-image must have; MANYLINUX_BUILD_VARS, the vars file it was built with.
+them. Those `manylinux-interpreters ensure` installed at build time are the
+manifests it wrote (<tag>.json, details.installed_by, a download as source);
+what it can download is the `downloadable` of its data file in the image. The
+private OpenSSL is linked where an interpreter's manifest needs it.
+MANYLINUX_INTERPRETERS (optional, comma separated) names the ones the image
+must have.
 """
 
 import json
@@ -13,15 +17,16 @@ import os
 import re
 
 import pytest
-import yaml
-from conftest import image_manifests, image_versions, import_failures, python_json, stdlib_import_failures, sysconfig_problems
+from conftest import (image_manifest, image_manifests, image_versions, import_failures, manifest_or_skip, pip_pins,
+                      python_json, stdlib_import_failures, sysconfig_problems)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROLE_FILES = os.path.join(HERE, "..", "..", "roles", "interpreters", "files")
 SETUPTOOLS_REQUIREMENTS = os.path.join(HERE, "requirements-setuptools.txt")
 STATIC_ARCHIVE = "/opt/_internal/static-libs-for-embedding-only.tar.xz"
 OPENSSL_LIB = "/opt/_internal/openssl-3.5/lib"
 MANIFESTS = "/opt/_internal/manifests"
+COMMAND_DATA = "/opt/_internal/manylinux-interpreters.json"
+ENSURED_BY = "manylinux-interpreters ensure"
 MODULES = ("ssl", "hashlib", "sqlite3", "tkinter", "decimal", "_decimal", "ctypes", "curses", "dbm.gnu", "readline",
            "lzma", "bz2", "zlib", "uuid")
 # Extension module -> (library, toolchain manifest naming its prefix): the
@@ -76,14 +81,8 @@ def _all():
 
 def test_the_image_has_the_interpreters_asked_for():
     asked = [spec.strip() for spec in os.environ.get("MANYLINUX_INTERPRETERS", "").split(",") if spec.strip()]
-    build_vars = os.environ.get("MANYLINUX_BUILD_VARS", "")
-    if build_vars:
-        with open(build_vars) as handle:
-            versions = (yaml.safe_load(handle) or {}).get("interpreters_versions")
-        if versions is not None:
-            asked = asked or [entry["version"] + ("t" if entry.get("free_threading") else "") for entry in versions]
     if not asked:
-        pytest.skip("neither MANYLINUX_INTERPRETERS nor interpreters_versions in MANYLINUX_BUILD_VARS")
+        pytest.skip("MANYLINUX_INTERPRETERS is not set: the image's manifests alone say which interpreters it has")
     assert _specs() == sorted(asked)
 
 
@@ -96,44 +95,67 @@ def interp(request):
 
 def requirement_pins(interp):
     """{name: version} of the requirement file the interpreter's pip component installed (its manifest)."""
-    name = "cpython-%s%s-pip" % (interp.version, "-nogil" if interp.free_threading else "")
-    manifest = next((m for m in image_manifests() if m["name"] == name), None)
-    assert manifest is not None, "no manifest %s in the image" % name
-    with open(os.path.join(ROLE_FILES, manifest["details"]["requirements"])) as handle:
-        return {n.lower(): v for n, v in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", handle.read(), re.M)}
+    return pip_pins(interp.prefix.rsplit("/", 1)[1], "interpreters")
 
 
 # --- the set of interpreters -------------------------------------------------------
 
 
-INTERPRETERS_DEFAULTS = os.path.join(HERE, "..", "..", "roles", "interpreters", "defaults", "main.yml")
+@pytest.fixture(scope="module")
+def command_data(run_in_image):
+    """What the image's manylinux-interpreters reads: the interpreters built, those it can download."""
+    return json.loads(run_in_image.run("cat %s" % COMMAND_DATA).stdout)
 
 
-def role_setting(name):
-    """A variable of role interpreters as the build had it: MANYLINUX_BUILD_VARS, else the default."""
-    build_vars = os.environ.get("MANYLINUX_BUILD_VARS", "")
-    if build_vars:
-        with open(build_vars) as handle:
-            given = yaml.safe_load(handle) or {}
-        if name in given:
-            return given[name]
-    with open(INTERPRETERS_DEFAULTS) as handle:
-        return yaml.safe_load(handle)[name]
+def ensured():
+    """{tag: manifest} of the interpreters `manylinux-interpreters ensure` installed at build time."""
+    return {m["name"]: m for m in image_manifests() if m.get("details", {}).get("installed_by") == ENSURED_BY}
 
 
-def downloadable_here(policy, arch):
-    """What the image's manylinux-interpreters can download: upstream's table for the arch, on glibc."""
-    if policy.startswith("musllinux"):
-        return set()
-    return {tag for tag, entry in role_setting("interpreters_downloadable").items() if arch in entry["arches"]}
+def test_the_command_knows_the_interpreters_of_the_manifests(command_data):
+    records = sorted((r["identifier"], r["version"], r["install_path"]) for r in command_data["interpreters"])
+    assert records == sorted((i.identifier, i.version, i.link) for i in _all())
 
 
-def test_manylinux_interpreters_lists_the_built_and_the_downloadable(run_in_image, policy, arch):
+def test_the_downloadable_interpreters_are_pinned(command_data, run_in_image, image_env):
+    """Each download is a URL with its sha256 and the image's pip pins for it; musl has none (upstream's
+    table names no PyPy or GraalPy build for it)."""
+    downloadable = command_data["downloadable"]
+    if image_env["AUDITWHEEL_POLICY"].startswith("musllinux"):
+        assert downloadable == {}
+        return
+    for tag, entry in downloadable.items():
+        assert entry["implementation"] in ("pypy", "graalpy"), (tag, entry)
+        assert entry["url"].startswith("https://") and re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]), (tag, entry)
+        assert entry["python_version"].replace(".", "") in tag.split("-")[0], (tag, entry)
+    for requirements in sorted({entry["requirements"] for entry in downloadable.values() if entry["requirements"]}):
+        text = run_in_image.run("cat %s" % requirements).stdout
+        assert re.search(r"^pip==\S+", text, re.M) and "--hash=sha256:" in text, requirements
+
+
+def test_the_interpreters_ensured_at_build_time_are_recorded_with_their_download(command_data, container):
+    found = ensured()
+    if not found:
+        pytest.skip("the build ensured no downloadable interpreter (no manifest by %s in %s)" % (ENSURED_BY, MANIFESTS))
+    for tag, manifest in found.items():
+        entry = command_data["downloadable"].get(tag)
+        assert entry is not None, "%s was ensured but is not downloadable here" % tag
+        assert manifest["version"] == entry["implementation_version"], manifest
+        assert [(s["url"], s["sha256"]) for s in manifest["sources"]] == [(entry["url"], entry["sha256"])], manifest
+        link = container.file(command_data["link_dir"] + "/" + tag)
+        assert link.is_symlink and link.linked_to == manifest["prefix"], tag
+        version = container.check_output("%s/bin/python -c 'import platform; print(platform.python_version())'"
+                                         % manifest["prefix"])
+        assert version.startswith(entry["python_version"] + "."), (tag, version)
+
+
+def test_manylinux_interpreters_lists_the_built_and_the_downloadable(run_in_image, command_data):
     built = {i.identifier for i in _all()}
-    downloadable = downloadable_here(policy, arch)
-    ensured = set(role_setting("interpreters_ensure")) & downloadable
+    downloadable = set(command_data["downloadable"])
+    ensured_here = set(ensured())
+    assert ensured_here <= downloadable
     installed = run_in_image.run("manylinux-interpreters list --installed").stdout.split()
-    assert sorted(installed) == sorted(built | ensured)
+    assert sorted(installed) == sorted(built | ensured_here)
     listed = json.loads(run_in_image.run("manylinux-interpreters list --format json").stdout)
     assert sorted(item["identifier"] for item in listed) == sorted(built | downloadable)
     by_id = {item["identifier"]: item for item in listed}
@@ -141,7 +163,7 @@ def test_manylinux_interpreters_lists_the_built_and_the_downloadable(run_in_imag
         assert by_id[i.identifier] == {"identifier": i.identifier, "installed": True, "python_version": i.version,
                                        "implementation": "cpython", "implementation_version": i.version,
                                        "install_path": i.link}
-    for tag in downloadable - ensured:
+    for tag in downloadable - ensured_here:
         item = by_id[tag]
         assert item["installed"] is False and item["implementation"] in ("pypy", "graalpy"), item
         assert item["install_path"] == "/opt/python/" + tag
@@ -168,6 +190,7 @@ def test_manylinux_interpreters_ensure_names_the_choices(run_in_image):
     assert proc.returncode == 2 and "unknown interpreter(s) cp27-cp27mu; choose from: " in proc.stderr
 
 
+INSTALLED_MARK = "--- installed"
 # A downloadable interpreter served on 127.0.0.1 in the container: a copy of one of the image's
 # CPythons, packed as PyPy's archives are (one top directory), with its own pin.
 ENSURE_FROM_A_LOCAL_SERVER = r"""set -e
@@ -185,7 +208,7 @@ sha, tag = sys.argv[1], sys.argv[2]
 data = json.load(open("/opt/_internal/manylinux-interpreters.json"))
 data["downloadable"] = {{tag: {{"implementation": "testpy", "python_version": "{minor}", "implementation_version": "0.1",
                               "url": "http://127.0.0.1:8719/test.tar.bz2", "sha256": sha,
-                              "requirements": "/opt/_internal/manylinux-interpreters/{requirements}"}}}}
+                              "requirements": "{requirements}"}}}}
 json.dump(data, open("/tmp/data.json", "w"))
 EOF_PY
 export MANYLINUX_INTERPRETERS_DATA=/tmp/data.json
@@ -194,30 +217,41 @@ manylinux-interpreters ensure {tag}
 manylinux-interpreters ensure {tag}
 kill $server
 testpy{minor} -c 'import os, pip, sys; print(os.path.realpath(sys.prefix), pip.__version__)'
+echo {mark}
 manylinux-interpreters list --installed
 cat /opt/_internal/manifests/{tag}.json
 """
 
 
-def test_manylinux_interpreters_ensure_downloads_from_a_local_server(run_in_image, policy, arch):
+def test_manylinux_interpreters_ensure_downloads_from_a_local_server(run_in_image, command_data):
     """ensure against an HTTP server on 127.0.0.1: pinned download, unpacked, pip from the image's pins
     (--require-hashes, from the index: network), linked, wrapped, recorded in the image's manifests (so the
     labels and SBOM of a build that ensures one name its download); a second ensure changes nothing."""
-    if not downloadable_here(policy, arch):
-        pytest.skip("%s_%s has no downloadable interpreters (upstream's table), so no pins for them" % (policy, arch))
-    source = next(i for i in _all() if not i.free_threading and i.minor_tuple >= (3, 11))
+    pins = sorted({entry["requirements"] for entry in command_data["downloadable"].values() if entry["requirements"]})
+    if not pins:
+        pytest.skip("the image's manylinux-interpreters can download nothing (%s), so it holds no pins for a "
+                    "download" % COMMAND_DATA)
+    source = next((i for i in _all() if not i.free_threading and i.minor_tuple >= (3, 11)), None)
+    if source is None:
+        pytest.skip("no interpreter with the GIL of 3.11 or later to serve as the download")
+    # the pins of a download are those of the interpreters of its Python version: the source's own
+    name = image_manifest(source.prefix.rsplit("/", 1)[1] + "-pip")["details"]["requirements"]
+    requirements = [path for path in pins if os.path.basename(path) == name]
+    if not requirements:
+        pytest.skip("the image holds no pins for a download of Python %s (%s)" % (source.minor, ", ".join(pins)))
     tag = "tp%s-test" % source.minor.replace(".", "")
     script = ENSURE_FROM_A_LOCAL_SERVER.format(prefix=source.prefix, python=source.python, tag=tag, minor=source.minor,
-                                               requirements=role_setting("interpreters_requirements")["default"])
+                                               requirements=requirements[0], mark=INSTALLED_MARK)
     proc = run_in_image.run(script, ca=True)
     lines = proc.stdout.splitlines()
     assert "installing '%s' at '/opt/python/%s'" % (tag, tag) in lines, proc.stdout
     assert "'%s' already installed at '/opt/python/%s'" % (tag, tag) in lines, proc.stdout
     record = json.loads(lines.pop())
-    prefix, pip_version = lines[-len(_all()) - 2].split()
+    listed = lines[lines.index(INSTALLED_MARK) + 1:]
+    prefix, pip_version = lines[lines.index(INSTALLED_MARK) - 1].split()
     assert prefix == "/opt/_internal/" + tag
     assert pip_version == requirement_pins(source)["pip"]
-    assert tag in lines[-len(_all()) - 1:]
+    assert sorted(listed) == sorted({i.identifier for i in _all()} | set(ensured()) | {tag})
     assert (record["name"], record["version"], record["prefix"]) == (tag, "0.1", prefix), record
     [download] = record["sources"]
     assert download["url"] == "http://127.0.0.1:8719/test.tar.bz2" and download["sha256"] == record["key"], record
@@ -230,6 +264,7 @@ def test_opt_python_holds_exactly_the_list(container):
 
 
 def test_static_libpythons_are_packed(run_in_image):
+    manifest_or_skip("static-libpython", "the build packed no archive of the static libpythons")
     members = run_in_image.run("tar -tJf %s" % STATIC_ARCHIVE).stdout.split()
     assert sorted(members) == sorted(i.static_lib for i in _all())
     left = run_in_image.run("find /opt/_internal /opt/python/ -name 'libpython*.a'").stdout.split()
@@ -263,19 +298,22 @@ def test_wrappers_run_the_interpreter(run_in_image, container, interp):
     assert executable == interp.python
 
 
-def policy_openssl(policy):
-    """The policy table's `openssl` of a policy: `system` or `private`."""
-    with open(os.path.join(HERE, "..", "..", "inventories", "default", "group_vars", "all", "policies.yml")) as handle:
-        return yaml.safe_load(handle)["build_policy_table"][policy]["openssl"]
+def links_private_openssl(interp):
+    """Whether the interpreter was built on the private OpenSSL: its manifest needs the component
+    installed at /opt/_internal/openssl-3.5 (as upstream, where the policy's base OpenSSL is too old)."""
+    manifest = image_manifest(interp.prefix.rsplit("/", 1)[1])
+    assert manifest is not None, "no manifest of %s in the image" % interp.prefix
+    prefixes = {m["name"]: m["prefix"] for m in image_manifests()}
+    return any(prefixes.get(need) == OPENSSL_LIB.rsplit("/", 1)[0] for need in manifest["needs"])
 
 
-def test_static_build_with_hardening(run_in_image, interp, policy):
+def test_static_build_with_hardening(run_in_image, interp):
     enable_shared, config_args, gil_disabled, cflags_nodist, ldflags_nodist = python_json(
         run_in_image, interp.python, "import json, sysconfig; print(json.dumps("
         "[sysconfig.get_config_var(n) for n in ('Py_ENABLE_SHARED', 'CONFIG_ARGS', 'Py_GIL_DISABLED',"
         " 'CONFIGURE_CFLAGS_NODIST', 'CONFIGURE_LDFLAGS_NODIST')]))")
     assert enable_shared == 0
-    assert ("--with-openssl=/opt/_internal/openssl-3.5" in config_args) == (policy_openssl(policy) == "private")
+    assert ("--with-openssl=/opt/_internal/openssl-3.5" in config_args) == links_private_openssl(interp)
     # hardening for the interpreter and the standard library only, as upstream's
     assert "-fstack-protector-strong" in cflags_nodist and "-Wl,-z,now" in ldflags_nodist
     assert bool(gil_disabled) == interp.free_threading
@@ -309,20 +347,22 @@ print(json.dumps([sqlite3.sqlite_version] + [r[0] for r in db.execute("SELECT bo
     assert tuple(int(x) for x in rows[0].split(".")) >= (3, 50), rows[0]
 
 
-def test_ssl_links_the_openssl_upstream_links_for_the_policy(run_in_image, interp, policy):
-    """The private OpenSSL 3.5 where the policy says so (manylinux2014), else the base's, as upstream's."""
+def test_ssl_links_the_openssl_upstream_links_for_the_policy(run_in_image, interp):
+    """The private OpenSSL 3.5 where the interpreter's manifest needs it (manylinux2014, as upstream's),
+    else the base's."""
+    private = links_private_openssl(interp)
     version, ssl_file, hashlib_file = python_json(
         run_in_image, interp.python,
         "import json, ssl, _ssl, _hashlib; print(json.dumps([ssl.OPENSSL_VERSION, _ssl.__file__, _hashlib.__file__]))")
     for extension in (ssl_file, hashlib_file):
         out = run_in_image.run("env -u LD_LIBRARY_PATH ldd %s" % extension).stdout
-        if policy_openssl(policy) == "private":
+        if private:
             assert version.startswith("OpenSSL 3.5"), version
             assert re.search(r"^\s*libcrypto\.so\.3 => %s/libcrypto\.so\.3 " % re.escape(OPENSSL_LIB), out, re.M), out
         else:
             assert "/opt/_internal/" not in out, out
             assert re.search(r"^\s*libcrypto\.so\.\S+ => /(usr/)?lib\S*/libcrypto\.so", out, re.M), out
-    if policy_openssl(policy) == "system":
+    if not private:
         system = run_in_image.run("openssl version").stdout.split()[:2]
         assert version.split()[:2] == system, (version, system)
 

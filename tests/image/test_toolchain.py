@@ -4,20 +4,31 @@ The runtime base (always): compilers, tools, headers of the libraries wheels
 may link, none of the compile-only packages, the en_US.UTF-8 locale,
 /opt/_internal/certs.pem. The components (what manylinux builds from
 source): each piece is checked when its manifest is in the image and skipped,
-naming the piece, when the build switched it off.
+naming the piece, when the build switched it off; what a piece's manifest
+records (its version, prefix and prefixes: where sqlite3.pc is linked) is
+what it is checked against.
 """
 
 import json
-import os
 import re
 import uuid
 
 import pytest
-import yaml
 
-MANIFEST_DIR = "/opt/_internal/manifests"
-ROLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
+from conftest import MANIFEST_DIR, manifest_or_skip
+
 CERTS = "/opt/_internal/certs.pem"
+# What upstream's install-build-packages.sh installs on Debian and Ubuntu to compile CPython and its
+# libraries (COMPILE_DEPS), and its runtime image leaves out; libssl-dev: the base's OpenSSL headers.
+APT_COMPILE_ONLY = ("libbz2-dev", "libcurl4-openssl-dev", "libdb-dev", "libffi-dev", "libgdbm-compat-dev",
+                    "libgdbm-dev", "liblzma-dev", "libncurses-dev", "libreadline-dev", "linux-libc-dev", "tk-dev",
+                    "uuid-dev", "libssl-dev")
+# What upstream's update-system-packages.sh prunes at finalize: the locale directories keep only
+# these entries, these directories are emptied (the directory stays, pypa/manylinux#1060), these go.
+PRUNED_LOCALE_DIRS = ("/usr/share/locale", "/usr/local/share/locale")
+PRUNED_LOCALE_KEEP = ("en", "locale.alias")
+EMPTIED_DIRS = ("/usr/local/share/man",)
+PRUNED_PATHS = ("/usr/share/backgrounds",)
 
 
 def run(host, script):
@@ -50,10 +61,7 @@ def build_and_run(host, source, compile_args="", lang="c", env=None):
 
 def manifest(host, name):
     """The manifest of a component built from source, or skip: the build switched it off."""
-    path = "%s/%s.json" % (MANIFEST_DIR, name)
-    if not host.file(path).exists:
-        pytest.skip("%s was not built from source (switched off for this build)" % name)
-    return json.loads(host.file(path).content_string)
+    return manifest_or_skip(name, "%s was not built from source (switched off for this build)" % name)
 
 
 def pkg_config_only(prefix):
@@ -130,21 +138,12 @@ def test_headers_of_the_libraries_wheels_may_link_compile_and_link(container):
     assert re.match(r"^\d+\.\d+", out.strip()), out
 
 
-def os_data(role, name):
-    with open(os.path.join(ROLES, role, "vars", name)) as handle:
-        return yaml.safe_load(handle)
-
-
 def test_compile_only_packages_are_not_in_the_image(container):
     """What only compiling the components needs is in the build base, not the image (manylinux's
     runtime_base): each such package is absent, or there only as a dependency of a runtime package."""
     if not container.exists("dpkg-query"):
         pytest.skip("checked on apt bases (the ones built here)")
-    toolchain = os_data("toolchain", "Debian.yml")
-    runtime = set(toolchain["toolchain_os_packages_tools"] + toolchain["toolchain_os_packages_manylinux"]
-                  + toolchain["toolchain_os_packages_runtime"])
-    compile_only = [p for p in toolchain["toolchain_os_packages_build"]
-                    + os_data("openssl35", "Debian.yml")["__openssl35_build_packages"] if p not in runtime]
+    compile_only = list(APT_COMPILE_ONLY)
     manual = set(run(container, "apt-mark showmanual").stdout.split())
     absent = []
     for package in compile_only:
@@ -377,13 +376,23 @@ def test_ld_so_conf_names_the_local_library_directories(container, musl):
     assert all(container.file(d).is_directory for d in conf), conf
 
 
-def test_sqlite3_pc_is_in_the_images_pkg_config_path_where_upstream_links_it(container, policy, image_env):
-    with open(os.path.join(ROLES, "toolchain", "defaults", "main.yml")) as handle:
-        defaults = yaml.safe_load(handle)
-    if policy not in defaults["toolchain_sqlite_pc_link_policies"]:
-        pytest.skip("upstream links sqlite3.pc into /usr/local/lib/pkgconfig on %s only"
-                    % ", ".join(defaults["toolchain_sqlite_pc_link_policies"]))
+def sqlite_pc_link(container):
+    """sqlite3's manifest, and the directory its sqlite3.pc is linked into (a prefix of the component
+    besides its own, as upstream on manylinux2014, manylinux_2_28 and musllinux_1_2), or skip."""
     data = manifest(container, "sqlite3")
+    links = [p for p in data["prefixes"] if p != data["prefix"]]
+    if not links:
+        pytest.skip("sqlite3.pc is not linked into the image's pkg-config path (sqlite3's manifest names no "
+                    "prefix besides %s; upstream links it on some policies only)" % data["prefix"])
+    [link_dir] = links
+    return data, link_dir
+
+
+def test_sqlite3_pc_is_in_the_images_pkg_config_path_where_upstream_links_it(container, image_env):
+    data, link_dir = sqlite_pc_link(container)
+    assert link_dir in image_env["PKG_CONFIG_PATH"].split(":"), (link_dir, image_env["PKG_CONFIG_PATH"])
+    assert run(container, "readlink -f %s/sqlite3.pc" % link_dir).stdout.strip() == \
+        run(container, "readlink -f %s/lib/pkgconfig/sqlite3.pc" % data["prefix"]).stdout.strip()
     out = container.run("env PKG_CONFIG_PATH=%s pkg-config --modversion sqlite3" % image_env["PKG_CONFIG_PATH"])
     assert out.rc == 0 and out.stdout.strip() == data["version"], out.stderr
 
@@ -417,16 +426,14 @@ def test_cxx_with_assertions_links_with_as_needed(container):
 def test_translations_man_pages_and_backgrounds_are_pruned_as_upstream(container):
     """update-system-packages.sh at finalize: locale directories keep only en* and locale.alias,
     /usr/local/share/man is empty (the directory stays, pypa/manylinux#1060), no backgrounds."""
-    defaults = yaml.safe_load(open(os.path.join(ROLES, "toolchain", "defaults", "main.yml")))
-    kept = tuple(p.rstrip("*") for p in defaults["toolchain_prune_locale_keep"])
-    for directory in defaults["toolchain_prune_locale_dirs"]:
+    for directory in PRUNED_LOCALE_DIRS:
         if container.file(directory).is_directory:
             entries = container.run("ls -A %s" % directory).stdout.split()
-            assert all(e.startswith(kept) for e in entries), (directory, entries)
-    for directory in defaults["toolchain_prune_content_dirs"]:
+            assert all(e.startswith(PRUNED_LOCALE_KEEP) for e in entries), (directory, entries)
+    for directory in EMPTIED_DIRS:
         if container.file(directory).is_directory:
             assert container.run("ls -A %s" % directory).stdout.split() == [], directory
-    for path in defaults["toolchain_prune_paths"]:
+    for path in PRUNED_PATHS:
         assert not container.file(path).exists, path
 
 
@@ -444,14 +451,10 @@ int main(void) { printf("%s %s\n", EXPECTED, sqlite3_libversion()); return strcm
 """
 
 
-def test_cmake_find_package_sqlite3_builds_and_runs(container, policy, image_env):
-    """upstream's ctest: find_package(SQLite3 3.50) with the image's own environment finds the private
-    SQLite, and what links it runs without LD_LIBRARY_PATH."""
-    defaults = yaml.safe_load(open(os.path.join(ROLES, "toolchain", "defaults", "main.yml")))
-    if policy not in defaults["toolchain_sqlite_pc_link_policies"]:
-        pytest.skip("%s does not link sqlite3.pc into the image's pkg-config path (as upstream, which runs "
-                    "this check on %s only)" % (policy, ", ".join(defaults["toolchain_sqlite_pc_link_policies"])))
-    data = manifest(container, "sqlite3")
+def test_cmake_find_package_sqlite3_builds_and_runs(container):
+    """upstream's ctest (run where it links sqlite3.pc): find_package(SQLite3 3.50) with the image's own
+    environment finds the private SQLite, and what links it runs without LD_LIBRARY_PATH."""
+    data, _ = sqlite_pc_link(container)
     script = """set -e
 d=$(mktemp -d); cd $d
 cat > CMakeLists.txt <<'EOF_CMAKE'
