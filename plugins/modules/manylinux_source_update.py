@@ -172,7 +172,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_pins import (
     PinError, hashes, index_files, kinds_of, newest_in_series, parse_requirements, pin_digests, releases,
     render_pin, render_requirements)
