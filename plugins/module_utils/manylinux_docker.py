@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import CHUNK, sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
+
+CHUNK = 1 << 20
 
 
 class DockerError(Exception):
