@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import tempfile
 
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
+
 CHUNK = 1 << 20
 
 
@@ -28,14 +30,6 @@ def docker(*args, stdin=None, check=True):
         raise DockerError("docker %s failed (exit %d): %s" % (
             " ".join(args[:3]), proc.returncode, proc.stderr.decode("utf-8", "replace").strip()))
     return proc.stdout.decode("utf-8", "replace")
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_meta(directory):

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
 
 INSTANCES = ("production", "staging")
 IN_TOTO = "application/vnd.in-toto+json"

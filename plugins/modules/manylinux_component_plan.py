@@ -118,6 +118,8 @@ import re
 import shlex
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_exports import (
+    exported_options, exported_steps, for_version, imported_environment, merge_environment)
 
 # Bumped when what a key means changes, so that old artifacts are never taken for new ones.
 KEY_SCHEMA = 2
@@ -145,14 +147,6 @@ def _sha256(data):
 
 def _canonical(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _version_tuple(version):
-    parts = []
-    for part in str(version).split(".")[:2]:
-        match = re.match(r"\d+", part)
-        parts.append(int(match.group()) if match else 0)
-    return tuple(parts)
 
 
 def check_entry(entry, index):
@@ -275,69 +269,6 @@ def closure(name, needs, order):
             seen.add(item)
             todo.extend(needs[item])
     return [n for n in order if n in seen]
-
-
-def merge_environment(exports, own, base):
-    """The environment of a component: its needs' exported values, then its own.
-
-    Variables whose name ends in PATH are joined with ':' and end with the build's own value
-    (`base`); the others are joined with ' '. A value exported twice (tcl and tk share a prefix)
-    is kept once.
-    """
-    merged, names = {}, []
-    for values in list(exports) + [own]:
-        for key in values or {}:
-            if key not in names:
-                names.append(key)
-    for key in names:
-        parts = []
-        for values in list(exports) + [own]:
-            value = (values or {}).get(key)
-            if value not in (None, ""):
-                for part in ([str(value)] if not key.endswith("PATH") else str(value).split(":")):
-                    if part and part not in parts:
-                        parts.append(part)
-        if key.endswith("PATH"):
-            for part in str(base.get(key, "")).split(":"):
-                if part and part not in parts:
-                    parts.append(part)
-            merged[key] = ":".join(parts)
-        else:
-            merged[key] = " ".join(parts)
-    return merged
-
-
-def imported_environment(exported, imports_as):
-    """A need's exported environment under the names its consumer takes it (`imports_as`: exported
-    name to own name; two names taken as one are joined with a space)."""
-    taken = {}
-    for key, value in (exported or {}).items():
-        name = imports_as.get(key, key)
-        taken[name] = "%s %s" % (taken[name], value) if taken.get(name) not in (None, "") else value
-    return taken
-
-
-def for_version(entries, version):
-    """The exported entries (options, steps) that apply to a consumer of `version` (since <= X.Y < before)."""
-    current = _version_tuple(version)
-    chosen = []
-    for entry in entries or []:
-        if "since" in entry and current < _version_tuple(entry["since"]):
-            continue
-        if "before" in entry and current >= _version_tuple(entry["before"]):
-            continue
-        chosen.append(entry)
-    return chosen
-
-
-def exported_options(options, version):
-    """The exported options that apply to a consumer of `version`."""
-    return [str(entry["option"]) for entry in for_version(options, version)]
-
-
-def exported_steps(steps, version):
-    """The exported steps that apply to a consumer of `version`: they run before its own."""
-    return [{"name": str(step["name"]), "cmd": str(step["cmd"])} for step in for_version(steps, version)]
 
 
 def file_digest(item):

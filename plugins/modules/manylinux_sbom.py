@@ -90,7 +90,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
 
 PROPERTY = "io.github.manylinux-shared"
 

@@ -108,7 +108,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_sigstore import (
     SigstoreError, signer_errors, signer_for, verify_file)
 

@@ -162,32 +162,20 @@ rewritten:
 """
 
 import glob
-import hashlib
-import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_pins import (
     PinError, hashes, index_files, kinds_of, newest_in_series, parse_requirements, pin_digests, releases,
     render_pin, render_requirements)
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_sigstore import (
-    TABLE, SigstoreError, signer_errors, signer_for, verify_file)
-
-KINDS = ("python.org", "github", "sqlite")
-SIGNATURES = ("pgp", "sigstore", "sha3-page")
-KIND_FIELDS = {"python.org": (), "github": ("repo", "tag", "asset"), "sqlite": ("asset",)}
-FINAL = re.compile(r"^\d+\.\d+\.\d+$")
-SQLITE_LINE = re.compile(r"^PRODUCT,(\d+\.\d+\.\d+),([^,]+),(\d+),([0-9a-f]{64})\s*$", re.M)
-
-
-class UpdateError(Exception):
-    pass
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_signatures import SIGNATURES, verify
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_sigstore import TABLE, signer_errors
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_upstreams import (
+    FINAL, KIND_FIELDS, KINDS, UpdateError, download, upstream_releases)
 
 
 def vkey(version):
@@ -296,164 +284,6 @@ def new_block(lines, first, end, old_key, new):
         else:
             out.append(line)
     return out
-
-
-# ---------------------------------------------------------------- upstreams
-
-
-def fetch_text(url, timeout, accept=None):
-    headers = {"Accept": accept} if accept else {}
-    try:
-        return open_url(url, timeout=timeout, headers=headers, follow_redirects="all").read().decode("utf-8")
-    except Exception as exc:  # noqa: BLE001 - one clear message per request
-        raise UpdateError("cannot read %s: %s" % (url, exc))
-
-
-def fetch_json(url, timeout, accept="application/json"):
-    text = fetch_text(url, timeout, accept)
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise UpdateError("%s is not JSON: %s" % (url, exc))
-
-
-def upstream_releases(name, comp, upstreams, timeout):
-    """{version: {"url": ..., "signature_url": ..., "sha3": ...}} of the final releases upstream."""
-    base = upstreams[comp["kind"]].rstrip("/")
-    found = {}
-    if comp["kind"] == "python.org":
-        for release in fetch_json(base + "/api/v2/downloads/release/", timeout):
-            match = re.match(r"^Python (\d+\.\d+\.\d+)$", str(release.get("name", "")))
-            if match and release.get("is_published", True) and not release.get("pre_release"):
-                version = match.group(1)
-                url = "%s/ftp/python/%s/Python-%s.tar.xz" % (base, version, version)
-                found[version] = {"url": url, "file": "Python-%s.tar.xz" % version,
-                                  "asc": url + ".asc", "sigstore": url + ".sigstore"}
-    elif comp["kind"] == "github":
-        data = fetch_json("%s/repos/%s/releases?per_page=100" % (base, comp["repo"]), timeout,
-                          "application/vnd.github+json")
-        tag = re.compile("^" + re.escape(comp["tag"]).replace(re.escape("{version}"), r"(\d+\.\d+\.\d+)") + "$")
-        for release in data:
-            match = tag.match(str(release.get("tag_name", "")))
-            if not match or release.get("draft") or release.get("prerelease"):
-                continue
-            version = match.group(1)
-            assets = {a.get("name"): a.get("browser_download_url") for a in release.get("assets", [])}
-            wanted = comp["asset"].replace("{version}", version)
-            if assets.get(wanted):
-                found[version] = {"url": assets[wanted], "file": wanted, "asc": assets.get(wanted + ".asc")}
-    elif comp["kind"] == "sqlite":
-        page = fetch_text(base + "/download.html", timeout)
-        for version, path, _, sha3 in SQLITE_LINE.findall(page):
-            if re.search(comp["asset"], path):
-                found[version] = {"url": "%s/%s" % (base, path), "file": path.rsplit("/", 1)[-1], "sha3": sha3}
-    return {v: r for v, r in found.items() if FINAL.match(v)}
-
-
-# ---------------------------------------------------------------- checks
-
-
-def download(url, dest, timeout):
-    try:
-        response = open_url(url, timeout=timeout, follow_redirects="all")
-        with open(dest, "wb") as out:
-            shutil.copyfileobj(response, out)
-    except Exception as exc:  # noqa: BLE001
-        raise UpdateError("cannot download %s: %s" % (url, exc))
-
-
-def key_expiry(env, fingerprint):
-    """Expiry (epoch seconds) of the key or subkey with this fingerprint, None if it has none."""
-    listing = subprocess.run(["gpg", "--batch", "--with-colons", "--fixed-list-mode", "--list-keys"], env=env,
-                             capture_output=True, text=True).stdout
-    expiry = None
-    for fields in (line.split(":") for line in listing.splitlines()):
-        if fields[0] in ("pub", "sub"):
-            expiry = int(fields[6]) if fields[6] else None
-        elif fields[0] == "fpr" and fields[9] == fingerprint:
-            return expiry
-    return None
-
-
-def check_pgp(path, release, key, scratch, timeout):
-    if not release.get("asc"):
-        raise UpdateError("pgp: upstream publishes no .asc signature for %s" % os.path.basename(path))
-    keyring = key["keyring"]
-    if not os.path.isfile(keyring):
-        raise UpdateError("pgp: the keyring %s does not exist (put upstream's public release key there; "
-                          "fingerprints accepted: %s)" % (keyring, ", ".join(key["fingerprints"])))
-    signature = path + ".asc"
-    download(release["asc"], signature, timeout)
-    home = tempfile.mkdtemp(prefix="gnupg-", dir=scratch)
-    os.chmod(home, 0o700)
-    env = dict(os.environ, GNUPGHOME=home)
-    imported = subprocess.run(["gpg", "--batch", "--quiet", "--import", keyring], env=env, capture_output=True)
-    if imported.returncode != 0:
-        raise UpdateError("pgp: gpg cannot import %s: %s" % (keyring, imported.stderr.decode("utf-8", "replace").strip()))
-    proc = subprocess.run(["gpg", "--batch", "--status-fd", "1", "--verify", signature, path], env=env,
-                          capture_output=True)
-    status = proc.stdout.decode("utf-8", "replace")
-    allowed = {re.sub(r"\s", "", f).upper() for f in key["fingerprints"]}
-    for match in re.finditer(r"^\[GNUPG:\] VALIDSIG (\S+) \S+ (\d+) .* (\S+)$", status, re.M):
-        if proc.returncode != 0 or not ({match.group(1), match.group(3)} & allowed):
-            continue
-        if "[GNUPG:] GOODSIG" in status:
-            return "pgp: good signature by %s" % match.group(3)
-        # A release key that has expired since it signed still vouches for
-        # what it signed while it was valid (OpenSSL's keys expire yearly).
-        expiry = key_expiry(env, match.group(1))
-        if "[GNUPG:] EXPKEYSIG" in status and expiry and int(match.group(2)) < expiry:
-            return "pgp: good signature by %s (made before the key expired)" % match.group(3)
-    raise UpdateError("pgp: no good signature of %s by a key of %s (%s): %s" % (
-        os.path.basename(path), keyring, ", ".join(sorted(allowed)),
-        proc.stderr.decode("utf-8", "replace").strip().replace("\n", "; ") or "no valid signature"))
-
-
-def check_sha3(path, release):
-    digest = hashlib.sha3_256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if not release.get("sha3"):
-        raise UpdateError("sha3-page: the download page gives no sha3-256 for %s" % os.path.basename(path))
-    if digest.hexdigest() != release["sha3"]:
-        raise UpdateError("sha3-page: %s has sha3-256 %s, the download page says %s" % (
-            os.path.basename(path), digest.hexdigest(), release["sha3"]))
-    return "sha3-page: sha3-256 equals the download page's (integrity, not a signature)"
-
-
-def check_sigstore(path, name, version, release, signers, timeout):
-    signer = signer_for(signers, name, version)
-    if not signer:
-        raise UpdateError("sigstore: sigstore_signers names no signer of %s %s (%s)" % (
-            name, ".".join(version.split(".")[:2]), TABLE))
-    if not release.get("sigstore"):
-        raise UpdateError("sigstore: upstream publishes no .sigstore bundle for %s" % os.path.basename(path))
-    bundle = path + ".sigstore"
-    try:
-        download(release["sigstore"], bundle, timeout)
-    except UpdateError as exc:
-        raise UpdateError("sigstore: the bundle of %s is missing: %s" % (os.path.basename(path), exc))
-    try:
-        return verify_file(path, bundle, signer["identity"], signer["issuer"], signer.get("instance", "production"))
-    except SigstoreError as exc:
-        raise UpdateError(str(exc))
-
-
-def verify(path, name, version, comp, release, params, scratch):
-    """(passed checks, failures) of the checks of `comp`, in order, stopping at the first that passes."""
-    failures = []
-    for check in comp["signature"]:
-        try:
-            if check == "pgp":
-                return [check_pgp(path, release, params["pgp_keys"][name], scratch, params["timeout"])], failures
-            if check == "sha3-page":
-                return [check_sha3(path, release)], failures
-            signers = params["sigstore_signers"]
-            return [check_sigstore(path, name, version, release, signers, params["timeout"])], failures
-        except UpdateError as exc:
-            failures.append(str(exc))
-    return [], failures
 
 
 # ---------------------------------------------------------------- planning
@@ -658,8 +488,9 @@ def _run(params, check_mode):
                 errors.append("%s: %s" % (item["new_key"], exc))
                 continue
             item["sha256"] = sha256_of(path)
-            item["verified"], failures = verify(path, item["name"], item["new_version"],
-                                                params["components"][item["name"]], release, params, scratch)
+            item["verified"], failures = verify(
+                path, item["name"], item["new_version"], params["components"][item["name"]]["signature"], release,
+                params["pgp_keys"], params["sigstore_signers"], scratch, params["timeout"])
             item["path"] = path
             if not item["verified"]:
                 if item["name"] in params["unverified_ok"]:

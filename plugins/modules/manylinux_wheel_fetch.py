@@ -103,7 +103,7 @@ import sys
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
 
 # The oldest glibc minor the manylinux_2_x tags go down to, and the legacy
 # aliases (PEP 600): manylinux1 is 2.5, manylinux2010 2.12, manylinux2014 2.17.

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "plugins", "module_utils"))
 # ansible_collections.manylinux_shared.factory.plugins.module_utils.<name>, and
 # collections/ansible_collections/manylinux_shared/factory is this repository
 sys.path.insert(0, os.path.join(ROOT, "collections"))
-from manylinux_docker import sha256_of  # noqa: E402 - found through the paths above
+from manylinux_files import sha256_of  # noqa: E402 - found through the paths above
 
 GROUP_VARS = os.path.join(ROOT, "inventories", "default", "group_vars", "all")
 

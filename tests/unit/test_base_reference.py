@@ -5,7 +5,7 @@ import os
 
 import pytest
 import yaml
-from manylinux import AnsibleFilterError, manylinux_base_digest, manylinux_pull_reference
+from manylinux_references import AnsibleFilterError, manylinux_base_digest, manylinux_pull_reference
 
 import manylinux_image_ref as refs
 

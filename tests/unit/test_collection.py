@@ -2,6 +2,7 @@
 
 import ast
 import glob
+import importlib
 import inspect
 import json
 import os
@@ -14,12 +15,15 @@ from ansible.release import __version__ as ANSIBLE_CORE
 
 from conftest import ROOT
 
-import manylinux as filters_plugin
-
 FQCN = "manylinux_shared.factory"
 BIN = os.path.dirname(sys.executable)
 MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py")))
-FILTERS = filters_plugin.FilterModule().filters()
+FILTER_FILES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "filter", "*.py")))
+
+
+# {filter file: {filter: function}}; plugins/filter is on sys.path (conftest)
+FILTERS_BY_FILE = {name: importlib.import_module(name).FilterModule().filters() for name in FILTER_FILES}
+FILTERS = {name: function for filters in FILTERS_BY_FILE.values() for name, function in filters.items()}
 
 
 def load(path):
@@ -55,6 +59,13 @@ def test_the_repository_resolves_itself_as_the_collection():
     link = os.path.join(ROOT, "collections", "ansible_collections", "manylinux_shared", "factory")
     assert os.path.islink(link) and not os.path.isabs(os.readlink(link))
     assert os.path.realpath(link) == os.path.realpath(ROOT)
+
+
+def test_each_filter_file_says_its_concern_and_no_filter_is_in_two():
+    assert sum(len(filters) for filters in FILTERS_BY_FILE.values()) == len(FILTERS)
+    for name in FILTER_FILES:
+        assert FILTERS_BY_FILE[name] and importlib.import_module(name).__doc__.startswith("Filters: "), name
+        assert name not in FILTERS, "%s: a filter file is named by its concern, not by a filter" % name
 
 
 def test_every_filter_has_a_doc_file_matching_its_signature():

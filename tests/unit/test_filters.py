@@ -5,11 +5,13 @@ import os
 
 import pytest
 import yaml
-from manylinux import (AnsibleFilterError, manylinux_archive_root,
-                       manylinux_commit_changes, manylinux_component_labels, manylinux_cpython_tag,
-                       manylinux_downloadable_interpreters, manylinux_link_command,
-                       manylinux_interpreter_table, manylinux_offline_base, manylinux_options_for, manylinux_path_join,
-                       manylinux_pushed_digests, manylinux_source, manylinux_sources)
+from manylinux_components import manylinux_link_command
+from manylinux_debootstrap import manylinux_offline_base
+from manylinux_image_config import manylinux_commit_changes, manylinux_component_labels, manylinux_path_join
+from manylinux_interpreters import (manylinux_cpython_tag, manylinux_downloadable_interpreters,
+                                    manylinux_interpreter_table, manylinux_options_for)
+from manylinux_references import manylinux_pushed_digests
+from manylinux_source_table import AnsibleFilterError, manylinux_archive_root, manylinux_source, manylinux_sources
 
 
 def test_source_table_entries_are_complete(sources):
@@ -187,7 +189,7 @@ def test_offline_base_refuses_what_it_cannot_bootstrap(offline_bases, texts, kwa
 
 
 def test_tree_hash_follows_contents_and_modes(tmp_path):
-    from manylinux import manylinux_tree_hash
+    from manylinux_keys import manylinux_tree_hash
     role = tmp_path / "role"
     (role / "tasks").mkdir(parents=True)
     (role / "tasks" / "main.yml").write_text("a")
@@ -205,7 +207,7 @@ def test_tree_hash_follows_contents_and_modes(tmp_path):
 
 
 def test_role_inputs_of_a_base_entry_point_are_its_tasks_os_data_and_declared_values(tmp_path):
-    from manylinux import manylinux_role_inputs
+    from manylinux_keys import manylinux_role_inputs
     role = tmp_path / "r"
     for name in ("tasks/main.yml", "vars/Debian.yml", "vars/RedHat.yml", "vars/main.yml", "defaults/main.yml"):
         (role / name).parent.mkdir(parents=True, exist_ok=True)
@@ -229,7 +231,7 @@ def test_role_inputs_of_a_base_entry_point_are_its_tasks_os_data_and_declared_va
 
 
 def test_labeled_maps_label_values_to_images():
-    from manylinux import manylinux_labeled
+    from manylinux_cache_images import manylinux_labeled
     images = [{"Id": "sha256:a", "Config": {"Labels": {"k": "one"}}},
               {"Id": "sha256:b", "Config": {"Labels": None}},
               {"Id": "sha256:c", "Labels": {"k": "two"}}]
@@ -237,7 +239,7 @@ def test_labeled_maps_label_values_to_images():
 
 
 def test_library_environment():
-    from manylinux import manylinux_library_environment
+    from manylinux_components import manylinux_library_environment
     assert manylinux_library_environment("/opt/_internal/zstd-1/") == {
         "CPPFLAGS": "-I/opt/_internal/zstd-1/include",
         "LDFLAGS": "-L/opt/_internal/zstd-1/lib -Wl,--enable-new-dtags,-rpath,/opt/_internal/zstd-1/lib",
@@ -247,7 +249,7 @@ def test_library_environment():
 
 
 def test_cache_prune_follows_parents_and_keeps_the_newest_bases():
-    from manylinux import manylinux_cache_prune
+    from manylinux_cache_images import manylinux_cache_prune
     kind, art = "p.cache-kind", "p.cache-artifact"
     images = [
         {"Id": "rb", "ParentId": "base", "Created": 2, "Labels": {"p.cache-key": "r", kind: "runtime-base"},
@@ -349,7 +351,7 @@ def test_interpreter_table_rejects_two_entries_with_one_tag():
     ("build_cache_repository", "manylinux-shared/cache", True), ("build_cache_repository", "Bad/Repo", False),
 ])
 def test_naming_rules(name, value, ok):
-    from manylinux import manylinux_naming_errors
+    from manylinux_policy import manylinux_naming_errors
     errors = manylinux_naming_errors({name: value})
     assert (errors == []) == ok, errors
     if not ok:

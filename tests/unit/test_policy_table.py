@@ -3,7 +3,8 @@
 import copy
 
 import pytest
-from manylinux import AnsibleFilterError, manylinux_pull_reference, manylinux_target, manylinux_target_error
+from manylinux_policy import AnsibleFilterError, manylinux_target, manylinux_target_error
+from manylinux_references import manylinux_pull_reference
 from manylinux_image_ref import parse as parse_reference
 
 REQUIRED = {"os", "os_family", "package_manager", "libc", "openssl", "base_image", "devtoolset_root",

@@ -20,6 +20,7 @@ import yaml
 import manylinux_pins as pins
 from conftest import load_group_vars
 import manylinux_source_update as update
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_signatures import check_pgp
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SOURCES = "inventories/default/group_vars/all/sources.yml"
@@ -441,13 +442,13 @@ def test_the_committed_openssl_key_verifies_the_real_release(tmp_path):
         pytest.skip("no openssl-3.5.7.tar.gz in the offline source cache")
     os.symlink(release, tmp_path / "openssl-3.5.7.tar.gz")
     asc = "file://" + os.path.join(ROOT, "tests", "unit", "data", "openssl-3.5.7.tar.gz.asc")
-    found = update.check_pgp(str(tmp_path / "openssl-3.5.7.tar.gz"), {"asc": asc}, playbook_pgp_keys()["openssl"],
-                             str(tmp_path), 10)
+    found = check_pgp(str(tmp_path / "openssl-3.5.7.tar.gz"), {"asc": asc}, playbook_pgp_keys()["openssl"],
+                      str(tmp_path), 10)
     assert found == "pgp: good signature by BA5473A2B0587B07FB27CF2D216094DFD0CB81EF (made before the key expired)"
     # the same signature does not vouch for other bytes
     (tmp_path / "other.tar.gz").write_bytes(b"not openssl")
     with pytest.raises(update.UpdateError, match="no good signature of other.tar.gz"):
-        update.check_pgp(str(tmp_path / "other.tar.gz"), {"asc": asc}, playbook_pgp_keys()["openssl"], str(tmp_path), 10)
+        check_pgp(str(tmp_path / "other.tar.gz"), {"asc": asc}, playbook_pgp_keys()["openssl"], str(tmp_path), 10)
 
 
 def test_each_committed_keyring_holds_a_key_the_playbook_names():
@@ -488,6 +489,6 @@ def test_a_key_that_expired_after_signing_still_counts(tmp_path):
         subprocess.run(["gpgconf", "--kill", "all"], env=env, capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
     time.sleep(4)
-    found = update.check_pgp(str(tarball), {"asc": "file://%s" % (tmp_path / "signed.asc")},
-                             {"keyring": str(keyring), "fingerprints": [fingerprint]}, str(tmp_path), 10)
+    found = check_pgp(str(tarball), {"asc": "file://%s" % (tmp_path / "signed.asc")},
+                      {"keyring": str(keyring), "fingerprints": [fingerprint]}, str(tmp_path), 10)
     assert found == "pgp: good signature by %s (made before the key expired)" % fingerprint
