@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import re
+import subprocess
 import urllib.request
 import uuid
 
@@ -162,3 +163,53 @@ def test_a_damaged_blob_is_caught_by_its_digest_and_that_component_builds(warm, 
     assert said(run.output, "components from the artifact registry: probe-b")
     assert said(run.output, "longest first: probe-a")
     assert not [n for n in os.listdir(tmp_path / "artifacts") if n.startswith(".partial")]
+
+
+def test_the_bases_made_here_are_pushed_and_pulled_with_their_image_ids(warm, registry, tmp_path, offline_base):
+    # a base of its own (a label on the offline base): bases no build on this engine has made
+    base = "itest-%s/base:1" % uuid.uuid4().hex[:8]
+    made = subprocess.run(["docker", "build", "-q", "-t", base, "-"], capture_output=True, text=True,
+                          input="FROM %s\nLABEL itest=%s\n" % (offline_base, base))
+    assert made.returncode == 0, made.stderr
+    owners, logs, removed = [], [], []
+    env = dict(warm["env"], DOCKER_BUILDKIT="0")
+    target = "%s/%s" % (registry["address"], warm["repository"])
+    try:
+        for step in ("first", "second"):
+            owners.append("itest-" + uuid.uuid4().hex[:8])
+            build_id = "itest-" + uuid.uuid4().hex[:8]
+            logs.append(tmp_path / step / "logs" / build_id)
+            run = probe_build(tmp_path / step, build_id, owners[-1], base, ["probe_a"], env=env,
+                              build_artifact_registry=target)
+            print("bases, %s build: %.1f s" % (step, run.seconds))
+            assert run.rc == 0, run.output[-3000:]
+            if step == "first":
+                assert "to make: runtime, build" in run.output
+                tags = api(registry, warm["repository"] + "/tags/list")["tags"]
+                runtime, build = ["manylinux-shared/cache:" + [t for t in tags if "-%s-base-" % kind in t][0]
+                                  for kind in ("runtime", "build")]
+                for ref in (runtime, build):
+                    assert runtime.split(":")[1].startswith("manylinux_2_31_x86_64-runtime-base-")
+                    assert docker("image", "inspect", target + ":" + ref.split(":")[1]).returncode != 0
+                ids = [docker("image", "inspect", ref, "--format", "{{.Id}}").stdout for ref in (runtime, build)]
+                # untagged (the image's layers keep them on the engine): the engine lacks the bases by their tags
+                for ref in (runtime, build):
+                    assert docker("rmi", ref).returncode == 0
+                removed = [runtime, build]
+            else:
+                assert said(run.output, "bases from the artifact registry: runtime, build")
+                assert [docker("image", "inspect", ref, "--format", "{{.Id}}").stdout for ref in (runtime, build)] == ids
+                # the same build base id: the same component key, so probe-a comes from the registry
+                assert said(run.output, "components from the artifact registry: probe-a")
+    finally:
+        for owner in owners:
+            docker("rmi", image_of(owner))
+        for log in logs:
+            plan = log / "build-plan.json"
+            if plan.is_file():
+                for layer in json.loads(plan.read_text())["layers"]:
+                    docker("rmi", "manylinux-shared/cache:manylinux_2_31_x86_64-layer-%s-%s"
+                           % (layer["name"], layer["layer_key"][:16]))
+        for ref in removed:
+            docker("rmi", ref)
+        docker("rmi", base)
