@@ -175,9 +175,10 @@ def client_for(registry, username="", password="", insecure=False, timeout=60, o
 
 
 def pull_missing(client, cache_dir, components):
-    """Pull each (name, key) of `components`; (names pulled, lines to show). An unreachable registry or refused
-    credentials end the pulls with one line; a damaged artifact is one line and is built."""
-    pulled, missing, lines = [], [], []
+    """Pull each (name, key) of `components`; (names pulled, lines to show, whether the registry can be used). An
+    unreachable registry, refused credentials or an error end the pulls with one line; a damaged artifact is one
+    line and is built."""
+    pulled, missing, lines, usable = [], [], [], True
     for name, key in components:
         try:
             (pulled if pull(client, cache_dir, name, key) else missing).append(name)
@@ -185,14 +186,16 @@ def pull_missing(client, cache_dir, components):
             lines.append("the artifact registry %s/%s is %s (%s): the components build here"
                          % (client.base, client.repository, "unreachable" if exc.reason == "down"
                             else "refusing the credentials", exc))
+            usable = False
             break
         except RuntimeError as exc:
             lines.append("the artifact registry %s/%s answered %s: the components build here"
                          % (client.base, client.repository, exc))
+            usable = False
             break
         except DamagedError as exc:
             lines.append("the artifact of %s in the registry is damaged and was not kept (%s): it builds here"
                          % (name, exc))
     if missing:
         lines.append("not in the artifact registry, built here: %s" % ", ".join(missing))
-    return pulled, lines
+    return pulled, lines, usable

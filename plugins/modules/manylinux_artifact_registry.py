@@ -92,6 +92,11 @@ pushed:
   description: For C(pushed), whether the artifact was uploaded (false when its tag was there or the push failed).
   type: bool
   returned: when state is pushed
+usable:
+  description: For C(pulled), false when the registry is down, refuses the credentials or answers an error (the
+    build then pushes nothing to it).
+  type: bool
+  returned: when state is pulled
 msg:
   description: What could not be done, one line each (empty when everything was).
   type: list
@@ -134,12 +139,13 @@ def main():
         username, password = credentials_for(host, p["username"], p["password"], p["login_registry"],
                                              p["docker_config"])
     except RuntimeError as exc:
-        module.exit_json(changed=False, pulled=[], pushed=False,
+        module.exit_json(changed=False, pulled=[], pushed=False, usable=False,
                          msg=["the artifact registry %s is not used: %s" % (p["registry"], exc)])
     client = client_for(p["registry"], username, password, p["insecure"], p["timeout"])
     if p["state"] == "pulled":
-        pulled, lines = pull_missing(client, p["cache_dir"], [(c["name"], c["key"]) for c in p["components"]])
-        module.exit_json(changed=bool(pulled), pulled=pulled, msg=lines)
+        pulled, lines, usable = pull_missing(client, p["cache_dir"],
+                                             [(c["name"], c["key"]) for c in p["components"]])
+        module.exit_json(changed=bool(pulled), pulled=pulled, usable=usable, msg=lines)
     name = os.path.basename(p["artifact"])
     try:
         pushed = push(client, p["artifact"])

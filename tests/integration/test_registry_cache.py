@@ -132,6 +132,7 @@ def test_a_registry_that_is_down_is_one_line_and_the_build_goes_on(tmp_path, bui
         print("registry down: %.1f s" % run.seconds)
         assert run.rc == 0, run.output[-3000:]
         assert run.output.count("is unreachable") == 1, run.output[-3000:]
+        assert "was not pushed to the artifact registry" not in run.output, "the pushes are not tried once the pull found it down"
         assert "Traceback" not in run.output
         assert "longest first: probe-a, probe-b" in run.output or "longest first: probe-b, probe-a" in run.output
     finally:

@@ -127,8 +127,7 @@ def test_a_pushed_artifact_pulls_into_an_empty_cache_byte_for_byte(tmp_path):
     assert fake.uploads == 3
     assert oci.push(client(fake), str(directory)) is False, "a second push uploads nothing"
     assert fake.uploads == 3
-    pulled, lines = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)])
-    assert (pulled, lines) == (["openssl"], [])
+    assert oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)]) == (["openssl"], [], True)
     target = tmp_path / "b" / directory.name
     assert sorted(os.listdir(target)) == ["artifact.json", "image.tar", "private.tar"]
     for part in ("artifact.json", "image.tar", "private.tar"):
@@ -149,8 +148,8 @@ def test_a_blob_streams_from_and_to_a_file(tmp_path):
 
 
 def test_a_missing_tag_says_so_once_and_pulls_nothing(tmp_path):
-    pulled, lines = oci.pull_missing(client(FakeRegistry()), str(tmp_path), [("openssl", KEY), ("zlib", KEY)])
-    assert pulled == []
+    pulled, lines, usable = oci.pull_missing(client(FakeRegistry()), str(tmp_path), [("openssl", KEY), ("zlib", KEY)])
+    assert pulled == [] and usable
     assert lines == ["not in the artifact registry, built here: openssl, zlib"]
     assert os.listdir(tmp_path) == []
 
@@ -160,8 +159,8 @@ def test_a_registry_that_is_down_is_one_line_and_asked_once(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     down = oci.client_for("127.0.0.1:%d/cache" % port, insecure=True, timeout=5)
-    pulled, lines = oci.pull_missing(down, str(tmp_path), [("openssl", KEY), ("zlib", KEY), ("git", KEY)])
-    assert pulled == [] and len(lines) == 1
+    pulled, lines, usable = oci.pull_missing(down, str(tmp_path), [("openssl", KEY), ("zlib", KEY), ("git", KEY)])
+    assert pulled == [] and len(lines) == 1 and not usable
     assert "is unreachable" in lines[0] and "the components build here" in lines[0]
     with pytest.raises(oci.ArtifactRegistryError, match="down"):
         oci.push(down, str(make_artifact(tmp_path / "a")))
@@ -169,8 +168,9 @@ def test_a_registry_that_is_down_is_one_line_and_asked_once(tmp_path):
 
 def test_refused_credentials_are_one_line(tmp_path):
     fake = FakeRegistry()
-    pulled, lines = oci.pull_missing(client(fake, ("u", "wrong")), str(tmp_path), [("openssl", KEY), ("zlib", KEY)])
-    assert pulled == [] and len(lines) == 1 and "refusing the credentials" in lines[0] and "401" in lines[0]
+    pulled, lines, usable = oci.pull_missing(client(fake, ("u", "wrong")), str(tmp_path),
+                                             [("openssl", KEY), ("zlib", KEY)])
+    assert pulled == [] and len(lines) == 1 and not usable and "refusing the credentials" in lines[0] and "401" in lines[0]
     assert "wrong" not in lines[0]
 
 
@@ -184,8 +184,8 @@ def test_a_damaged_layer_is_caught_by_its_digest_and_nothing_is_kept(tmp_path):
     oci.push(client(fake), str(directory))
     meta = json.loads((directory / "artifact.json").read_text())
     damage(fake, "sha256:" + meta["files"]["image.tar"]["sha256"])
-    pulled, lines = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)])
-    assert pulled == []
+    pulled, lines, usable = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)])
+    assert pulled == [] and usable
     assert len(lines) == 1 and "openssl" in lines[0] and "damaged" in lines[0]
     assert os.listdir(tmp_path / "b") == []
 
@@ -195,10 +195,10 @@ def test_a_manifest_of_another_key_or_kind_is_refused(tmp_path):
     oci.push(client(fake), str(make_artifact(tmp_path / "a")))
     other = hashlib.sha256(b"other").hexdigest()
     fake.manifests[oci.tag_of("openssl", other)] = fake.manifests[oci.tag_of("openssl", KEY)]
-    pulled, lines = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", other)])
+    pulled, lines, _ = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", other)])
     assert pulled == [] and "another component or key" in lines[0]
     fake.manifests[oci.tag_of("openssl", other)] = json.dumps({"schemaVersion": 2, "layers": []}).encode()
-    pulled, lines = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", other)])
+    pulled, lines, _ = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", other)])
     assert pulled == [] and oci.ARTIFACT_TYPE in lines[0]
 
 
@@ -213,5 +213,5 @@ def test_an_artifact_json_that_does_not_match_the_layers_is_refused(tmp_path):
     manifest["config"].update(digest=registry_client.digest_of(config), size=len(config))
     fake.blobs[registry_client.digest_of(config)] = config
     fake.manifests[oci.tag_of("openssl", KEY)] = json.dumps(manifest).encode()
-    pulled, lines = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)])
+    pulled, lines, _ = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)])
     assert pulled == [] and "does not list the manifest's layers" in lines[0]
