@@ -43,6 +43,28 @@ class Response:
         return json.loads(self.body.decode() or "null")
 
 
+def _answer(response, sink):
+    """The Response of an open answer; its body to `sink` block by block when there is one."""
+    status, headers = getattr(response, "status", 200), getattr(response, "headers", {})
+    if sink is None:
+        return Response(status, headers, response.read())
+    for block in iter(lambda: response.read(CHUNK), b""):
+        sink(block)
+    return Response(status, headers, b"")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx comes back as an HTTPError: Registry.request follows it itself, without the credentials (urllib would
+    send the Authorization header on to another host, such as the storage a blob GET is sent to)."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPEN = urllib.request.build_opener(_NoRedirect).open
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
 class Registry:
     """One repository of one registry."""
 
@@ -50,7 +72,7 @@ class Registry:
         self.base = "%s://%s" % ("http" if insecure else "https", registry)
         self.repository = repository
         self.username, self.password, self.timeout = username, password, timeout
-        self.opener = opener or urllib.request.urlopen
+        self.opener = opener or _OPEN
         self.authorization = None
 
     def _token(self, params, scope):
@@ -77,13 +99,10 @@ class Registry:
             try:
                 request = urllib.request.Request(url, data=data, headers=sent, method=method)
                 with self.opener(request, timeout=self.timeout) as response:
-                    status = getattr(response, "status", 200)
-                    if sink is None:
-                        return Response(status, getattr(response, "headers", {}), response.read())
-                    for block in iter(lambda: response.read(CHUNK), b""):
-                        sink(block)
-                    return Response(status, getattr(response, "headers", {}), b"")
+                    return _answer(response, sink)
             except urllib.error.HTTPError as error:
+                if error.code in REDIRECTS and error.headers.get("Location") and method in ("GET", "HEAD"):
+                    return self._redirected(method, urllib.parse.urljoin(url, error.headers["Location"]), sink)
                 if error.code != 401 or self.authorization:
                     return Response(error.code, error.headers, error.read())
                 scheme, params = _challenge(error.headers.get("WWW-Authenticate"))
@@ -94,6 +113,16 @@ class Registry:
                 else:
                     return Response(error.code, error.headers, b"")
         return Response(401, {}, b"the registry refused the credentials")
+
+    def _redirected(self, method, url, sink, hops=5):
+        """The Response of a GET or HEAD the registry sent elsewhere: asked without the credentials."""
+        try:
+            with self.opener(urllib.request.Request(url, method=method), timeout=self.timeout) as response:
+                return _answer(response, sink)
+        except urllib.error.HTTPError as error:
+            if error.code in REDIRECTS and error.headers.get("Location") and hops > 0:
+                return self._redirected(method, urllib.parse.urljoin(url, error.headers["Location"]), sink, hops - 1)
+            return Response(error.code, error.headers, error.read())
 
     def check(self, response, what):
         """The response, or RuntimeError naming what failed and the registry's answer."""

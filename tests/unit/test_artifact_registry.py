@@ -43,12 +43,19 @@ class FakeRegistry:
 
     def __init__(self, user=("u", "p")):
         self.blobs, self.manifests, self.user, self.seen = {}, {}, user, []
-        self.uploads = 0
+        self.uploads, self.redirect = 0, False
 
     def __call__(self, request, timeout=None):
         url = urllib.parse.urlparse(request.full_url)
         method = request.get_method()
         self.seen.append((method, url.path))
+        if url.netloc == "storage.example":
+            # where the registry sends a blob GET: it must not get the registry's credentials
+            assert request.get_header("Authorization") is None
+            return Answer(200, {}, self.blobs[url.path[1:]])
+        if self.redirect and url.path.split("/")[-2:-1] == ["blobs"] and method == "GET":
+            raise urllib.error.HTTPError(request.full_url, 307, "elsewhere",
+                                         {"Location": "https://storage.example/" + url.path.split("/")[-1]}, io.BytesIO())
         if self.user and request.get_header("Authorization") != registry_client._basic(*self.user):
             raise urllib.error.HTTPError(request.full_url, 401, "no", {"WWW-Authenticate": 'Basic realm="t"'}, io.BytesIO())
         path = url.path.split("/", 3)[3]
@@ -215,3 +222,13 @@ def test_an_artifact_json_that_does_not_match_the_layers_is_refused(tmp_path):
     fake.manifests[oci.tag_of("openssl", KEY)] = json.dumps(manifest).encode()
     pulled, lines, _ = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)])
     assert pulled == [] and "does not list the manifest's layers" in lines[0]
+
+
+def test_a_blob_the_registry_sends_elsewhere_is_fetched_there_without_the_credentials(tmp_path):
+    fake = FakeRegistry()
+    directory = make_artifact(tmp_path / "a")
+    oci.push(client(fake), str(directory))
+    fake.redirect = True
+    assert oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)]) == (["openssl"], [], True)
+    assert len([path for method, path in fake.seen if path.startswith("/sha256:")]) == 3, "config and two layers"
+    assert (tmp_path / "b" / directory.name / "image.tar").read_bytes() == (directory / "image.tar").read_bytes()
