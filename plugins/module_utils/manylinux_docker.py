@@ -109,18 +109,25 @@ def store_artifact(container, directory, files, meta):
         meta = dict(meta, files=recorded)
         with open(os.path.join(partial, "artifact.json"), "w") as handle:
             json.dump(meta, handle, indent=1, sort_keys=True)
-        os.chmod(partial, 0o755)
-        if os.path.isdir(directory):
-            # an incomplete or damaged directory of the same name: replaced
-            shutil.rmtree(directory)
-        try:
-            os.rename(partial, directory)
-        except OSError:
-            if read_meta(directory) and read_meta(directory).get("key") == meta["key"]:
-                shutil.rmtree(partial, ignore_errors=True)
-                return False, read_meta(directory)
-            raise
+        if not place_artifact(partial, directory, meta["key"]):
+            return False, read_meta(directory)
         return True, meta
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+def place_artifact(partial, directory, key):
+    """Rename the complete directory `partial` to the artifact `directory` (an incomplete or damaged one of that name
+    is replaced); False when another build put the same key there first (`partial` is then removed)."""
+    os.chmod(partial, 0o755)
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+    try:
+        os.rename(partial, directory)
+    except OSError:
+        if (read_meta(directory) or {}).get("key") == key:
+            shutil.rmtree(partial, ignore_errors=True)
+            return False
+        raise
+    return True

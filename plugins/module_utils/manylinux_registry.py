@@ -16,6 +16,7 @@ import urllib.request
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+CHUNK = 1 << 20
 MANIFEST_TYPES = ", ".join([OCI_MANIFEST, OCI_INDEX, "application/vnd.docker.distribution.manifest.v2+json",
                             "application/vnd.docker.distribution.manifest.list.v2+json"])
 
@@ -42,6 +43,28 @@ class Response:
         return json.loads(self.body.decode() or "null")
 
 
+def _answer(response, sink):
+    """The Response of an open answer; its body to `sink` block by block when there is one."""
+    status, headers = getattr(response, "status", 200), getattr(response, "headers", {})
+    if sink is None:
+        return Response(status, headers, response.read())
+    for block in iter(lambda: response.read(CHUNK), b""):
+        sink(block)
+    return Response(status, headers, b"")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx comes back as an HTTPError: Registry.request follows it itself, without the credentials (urllib would
+    send the Authorization header on to another host, such as the storage a blob GET is sent to)."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPEN = urllib.request.build_opener(_NoRedirect).open
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
 class Registry:
     """One repository of one registry."""
 
@@ -49,7 +72,7 @@ class Registry:
         self.base = "%s://%s" % ("http" if insecure else "https", registry)
         self.repository = repository
         self.username, self.password, self.timeout = username, password, timeout
-        self.opener = opener or urllib.request.urlopen
+        self.opener = opener or _OPEN
         self.authorization = None
 
     def _token(self, params, scope):
@@ -61,20 +84,25 @@ class Registry:
             answer = json.load(response)
         return "Bearer " + (answer.get("token") or answer.get("access_token") or "")
 
-    def request(self, method, path, data=None, headers=None, scope="pull"):
+    def request(self, method, path, data=None, headers=None, scope="pull", sink=None):
         """A Response for METHOD /v2/<repository>/<path> (or an absolute URL the registry gave); a 4xx or 5xx
-        other than an answered challenge is a Response too, for the caller to judge."""
+        other than an answered challenge is a Response too, for the caller to judge. `data` may be an open file
+        (sent from its start, in blocks); with `sink` (a callable), a 2xx body goes to it block by block and
+        the Response's body is empty."""
         url = path if re.match(r"https?://", path) else "%s/v2/%s/%s" % (self.base, self.repository, path)
         for _ in range(2):
             sent = dict(headers or {})
             if self.authorization:
                 sent["Authorization"] = self.authorization
+            if hasattr(data, "seek"):
+                data.seek(0)
             try:
                 request = urllib.request.Request(url, data=data, headers=sent, method=method)
                 with self.opener(request, timeout=self.timeout) as response:
-                    return Response(getattr(response, "status", 200), getattr(response, "headers", {}),
-                                    response.read())
+                    return _answer(response, sink)
             except urllib.error.HTTPError as error:
+                if error.code in REDIRECTS and error.headers.get("Location") and method in ("GET", "HEAD"):
+                    return self._redirected(method, urllib.parse.urljoin(url, error.headers["Location"]), sink)
                 if error.code != 401 or self.authorization:
                     return Response(error.code, error.headers, error.read())
                 scheme, params = _challenge(error.headers.get("WWW-Authenticate"))
@@ -85,6 +113,16 @@ class Registry:
                 else:
                     return Response(error.code, error.headers, b"")
         return Response(401, {}, b"the registry refused the credentials")
+
+    def _redirected(self, method, url, sink, hops=5):
+        """The Response of a GET or HEAD the registry sent elsewhere: asked without the credentials."""
+        try:
+            with self.opener(urllib.request.Request(url, method=method), timeout=self.timeout) as response:
+                return _answer(response, sink)
+        except urllib.error.HTTPError as error:
+            if error.code in REDIRECTS and error.headers.get("Location") and hops > 0:
+                return self._redirected(method, urllib.parse.urljoin(url, error.headers["Location"]), sink, hops - 1)
+            return Response(error.code, error.headers, error.read())
 
     def check(self, response, what):
         """The response, or RuntimeError naming what failed and the registry's answer."""
@@ -128,6 +166,44 @@ class Registry:
                                 headers={"Content-Type": "application/octet-stream"}), "blob " + digest)
         return digest, True
 
+    def put_blob_file(self, path, digest, size):
+        """Upload the file `path` as the blob `digest` (its sha256, known) unless the repository has it, streamed
+        from the file; whether it was uploaded. The registry checks the digest."""
+        if self.request("HEAD", "blobs/" + digest, scope="pull,push").status == 200:
+            return False
+        started = self.check(self.request("POST", "blobs/uploads/", data=b"", scope="pull,push"),
+                             "upload to " + self.repository)
+        location = urllib.parse.urljoin(self.base + "/", started.headers["Location"])
+        location += ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": digest})
+        with open(path, "rb") as handle:
+            self.check(self.request("PUT", location, data=handle, scope="pull,push",
+                                    headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)}),
+                       "blob " + digest)
+        return True
+
+    def get_blob(self, digest, size, path=None):
+        """The blob `digest` (bytes), or written to the file `path` (None returned); RuntimeError when the registry
+        has none or it is not `size` bytes with that sha256 (a partial file is left for the caller to drop)."""
+        hashed, parts, written = hashlib.sha256(), [], [0]
+        handle = open(path, "wb") if path else None
+
+        def sink(block):
+            hashed.update(block)
+            written[0] += len(block)
+            if written[0] > size:
+                raise RuntimeError("blob %s is larger than the %d bytes its manifest gives" % (digest, size))
+            (handle.write if handle else parts.append)(block)
+        try:
+            self.check(self.request("GET", "blobs/" + digest, sink=sink), "blob %s of %s" % (digest, self.repository))
+        finally:
+            if handle:
+                handle.close()
+        actual = "sha256:" + hashed.hexdigest()
+        if written[0] != size or actual != digest:
+            raise RuntimeError("blob %s of %s is damaged: %d bytes with %s, not %d bytes with that digest"
+                               % (digest, self.repository, written[0], actual, size))
+        return None if path else b"".join(parts)
+
     def put_manifest(self, reference, manifest, media_type):
         """PUT a manifest (bytes) at a tag or its digest; the Response (its headers say OCI-Subject)."""
         return self.check(self.request("PUT", "manifests/" + reference, data=manifest, scope="pull,push",
@@ -153,6 +229,15 @@ def _auth_key(key):
     """The host[:port] of a Docker config `auths` key (`https://index.docker.io/v1/` is Docker Hub's)."""
     host = re.sub(r"^[a-z]+://", "", key).split("/", 1)[0]
     return "docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host
+
+
+def credentials_for(registry, username="", password="", login_registry="", config_dir=""):
+    """(username, password) for `registry`: the given ones when it is `login_registry` (the registry they belong
+    to), else those of the Docker client configuration (`config_dir`, DOCKER_CONFIG or ~/.docker)."""
+    if username and login_registry == registry:
+        return username, password
+    config = config_dir or os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+    return docker_config_credentials(registry, config)
 
 
 def docker_config_credentials(registry, config_dir):

@@ -122,7 +122,7 @@ from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux
 )
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import (
     Registry,
-    docker_config_credentials,
+    credentials_for,
 )
 
 try:
@@ -162,10 +162,8 @@ def base_entries(table):
 
 def credentials(params, registry):
     """(username, password) for a registry: the given ones at login_registry, else the Docker config's."""
-    if params["username"] and params["login_registry"] == registry:
-        return params["username"], params["password"]
-    config = params["docker_config"] or os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
-    return docker_config_credentials(registry, config)
+    return credentials_for(registry, params["username"], params["password"], params["login_registry"],
+                           params["docker_config"])
 
 
 def registry_resolver(params, opener=None):

@@ -125,7 +125,7 @@ def registry(tmp_path_factory):
                 break  # 401: up, and asking for credentials
             except OSError:
                 time.sleep(0.2)
-        yield {"address": address, "user": user, "password": password}
+        yield {"address": address, "user": user, "password": password, "data": str(work / "data")}
     finally:
         proc.terminate()
         proc.wait(timeout=10)

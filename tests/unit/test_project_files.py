@@ -36,6 +36,11 @@ def test_workflow_builds_the_seed_matrix_and_deploys_only_from_the_default_branc
     steps = workflow["jobs"]["build"]["steps"]
     runs = [s.get("run", "") for s in steps]
     assert any("playbooks/build.yml" in r for r in runs)
+    build = [r for r in runs if "playbooks/build.yml" in r][0]
+    assert "-e build_artifact_registry=ghcr.io/${IMAGE_OWNER,,}/manylinux-shared-cache-${{ matrix.policy }}_${{ matrix.arch }}" \
+        in build
+    login = [i for i, r in enumerate(runs) if "docker login ghcr.io" in r]
+    assert login and login[0] < runs.index(build), "logged in to the shared artifact cache before the build"
     assert any("pytest" in r and "tests/image" in r for r in runs)
     push = [s for s in steps if "publish.yml" in s.get("run", "")]
     assert push and "default_branch" in push[0]["if"]

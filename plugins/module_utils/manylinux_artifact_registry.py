@@ -1,0 +1,201 @@
+"""The artifact cache in an OCI registry: a component's artifact directory <-> an OCI artifact, and the push and
+pull of one (docs/DESIGN.md, "The artifact cache").
+
+An artifact `<cache>/<name>-<key prefix>/` is the manifest tagged the same (`tag_of`): `artifactType`
+ARTIFACT_TYPE, artifact.json as its config blob (CONFIG_TYPE, the very bytes), each tar file a layer whose digest
+is the sha256 artifact.json records for it (titled by its file name). A pull writes into a partial directory of
+the cache, each blob checked by size and digest as it streams, artifact.json last, renamed into place.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import urllib.error
+
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import place_artifact
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_image_ref import (
+    ReferenceError,
+    TAG,
+    parse,
+)
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import (
+    OCI_MANIFEST,
+    Registry,
+    digest_of,
+)
+
+ARTIFACT_TYPE = "application/vnd.manylinux-shared.component.v1"
+CONFIG_TYPE = "application/vnd.manylinux-shared.component.config.v1+json"
+LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar"
+TITLE = "org.opencontainers.image.title"
+ANNOTATION = "io.github.manylinux-shared.component"
+KEY_PREFIX = 20
+TAG_MAX = 128
+RULE = "host[:port]/repository (lowercase path components, no tag or digest), e.g. ghcr.io/<owner>/manylinux-shared-cache"
+
+
+class ArtifactRegistryError(Exception):
+    """The registry cannot be used for this run (down, credentials refused): `reason` says which."""
+
+    def __init__(self, reason, detail):
+        Exception.__init__(self, "%s: %s" % (reason, detail))
+        self.reason = reason
+
+
+class DamagedError(Exception):
+    pass
+
+
+def split_registry(text):
+    """(registry host, repository) of a build_artifact_registry value; ValueError naming the rule."""
+    try:
+        ref = parse(text)
+    except ReferenceError as exc:
+        raise ValueError("build_artifact_registry=%r is not %s (%s)" % (text, RULE, exc))
+    if ref.tag or ref.digest or not text.startswith(ref.registry + "/"):
+        raise ValueError("build_artifact_registry=%r is not %s" % (text, RULE))
+    return ref.api_host, ref.repository
+
+
+def tag_of(name, key):
+    """The tag of a component's artifact: its cache directory's name, `<name>-<first 20 hex of the key>`; a name too
+    long for a tag (128 characters) is cut, with 8 hex digits of its sha256 so that two long names differ."""
+    tag = "%s-%s" % (name, key[:KEY_PREFIX])
+    if len(tag) > TAG_MAX:
+        keep = TAG_MAX - KEY_PREFIX - 10
+        tag = "%s-%s-%s" % (name[:keep], hashlib.sha256(name.encode()).hexdigest()[:8], key[:KEY_PREFIX])
+    if not re.fullmatch(TAG, tag):
+        raise ValueError("component name %r gives no valid tag" % name)
+    return tag
+
+
+def _canonical(document):
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def manifest_of(config, meta):
+    """The manifest (bytes) of an artifact whose artifact.json is `config` (bytes) and `meta` (parsed)."""
+    layers = [{"mediaType": LAYER_TYPE, "digest": "sha256:" + info["sha256"], "size": info["size"],
+               "annotations": {TITLE: info["file"]}} for _, info in sorted(meta["files"].items())]
+    return _canonical({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": ARTIFACT_TYPE,
+        "config": {"mediaType": CONFIG_TYPE, "digest": digest_of(config), "size": len(config)},
+        "layers": layers,
+        "annotations": {ANNOTATION + ".name": meta["name"], ANNOTATION + ".key": meta["key"],
+                        ANNOTATION + ".version": str(meta.get("version", ""))}})
+
+
+def _guarded(action):
+    """Run `action`, turning an unreachable registry or refused credentials into ArtifactRegistryError."""
+    try:
+        return action()
+    except urllib.error.URLError as exc:
+        raise ArtifactRegistryError("down", str(getattr(exc, "reason", None) or exc))
+    except (ConnectionError, TimeoutError) as exc:
+        raise ArtifactRegistryError("down", str(exc))
+    except RuntimeError as exc:
+        if re.search(r"HTTP 40[13]\b", str(exc)):
+            raise ArtifactRegistryError("refused", str(exc))
+        raise
+
+
+def push(client, directory):
+    """Push the artifact in `directory` unless its tag is there; whether it was pushed."""
+    with open(os.path.join(directory, "artifact.json"), "rb") as handle:
+        config = handle.read()
+    meta = json.loads(config.decode())
+    tag = tag_of(meta["name"], meta["key"])
+    manifest = manifest_of(config, meta)
+
+    def run():
+        if client.descriptor(tag) is not None:
+            return False
+        for _, info in sorted(meta["files"].items()):
+            client.put_blob_file(os.path.join(directory, info["file"]), "sha256:" + info["sha256"], info["size"])
+        client.put_blob(config)
+        client.put_manifest(tag, manifest, OCI_MANIFEST)
+        return True
+    return _guarded(run)
+
+
+def _checked_manifest(manifest, name, key):
+    """The layers of a component's manifest; DamagedError when it is not this project's artifact of that key."""
+    if not isinstance(manifest, dict) or manifest.get("artifactType") != ARTIFACT_TYPE:
+        raise DamagedError("its manifest is not a %s" % ARTIFACT_TYPE)
+    config = manifest.get("config") or {}
+    if config.get("mediaType") != CONFIG_TYPE:
+        raise DamagedError("its config is not a %s" % CONFIG_TYPE)
+    annotations = manifest.get("annotations") or {}
+    if annotations.get(ANNOTATION + ".name") != name or annotations.get(ANNOTATION + ".key") != key:
+        raise DamagedError("its manifest is of another component or key")
+    return config, manifest.get("layers") or []
+
+
+def pull(client, cache_dir, name, key):
+    """Fetch the artifact of `name` at `key` into `<cache_dir>/<name>-<key prefix>`; False when the registry has
+    no such tag. DamagedError when a blob is not what the manifest and artifact.json say (nothing is kept)."""
+    tag = tag_of(name, key)
+    manifest = _guarded(lambda: client.manifest(tag, accept=OCI_MANIFEST))
+    if manifest is None:
+        return False
+    config, layers = _checked_manifest(manifest, name, key)
+    target = os.path.join(cache_dir, "%s-%s" % (name, key[:KEY_PREFIX]))
+    os.makedirs(cache_dir, exist_ok=True)
+    partial = tempfile.mkdtemp(prefix=".partial-%s-" % os.path.basename(target), dir=cache_dir)
+    try:
+        try:
+            data = _guarded(lambda: client.get_blob(config["digest"], config["size"]))
+            meta = json.loads(data.decode())
+            files = {"sha256:" + info["sha256"]: info for info in meta["files"].values()}
+            if meta.get("key") != key or sorted(files) != sorted(layer["digest"] for layer in layers):
+                raise DamagedError("its artifact.json does not list the manifest's layers for that key")
+            for layer in layers:
+                info = files[layer["digest"]]
+                if layer["size"] != info["size"] or os.path.basename(info["file"]) != info["file"]:
+                    raise DamagedError("layer %s is not the file artifact.json records" % layer["digest"])
+                _guarded(lambda: client.get_blob(layer["digest"], layer["size"], os.path.join(partial, info["file"])))
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise DamagedError(str(exc))
+        with open(os.path.join(partial, "artifact.json"), "wb") as handle:
+            handle.write(data)
+        place_artifact(partial, target, key)
+        return True
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def client_for(registry, username="", password="", insecure=False, timeout=60, opener=None):
+    """The Registry client of a build_artifact_registry value and its credentials."""
+    host, repository = split_registry(registry)
+    return Registry(host, repository, username, password, insecure, timeout, opener)
+
+
+def pull_missing(client, cache_dir, components):
+    """Pull each (name, key) of `components`; (names pulled, lines to show, whether the registry can be used). An
+    unreachable registry, refused credentials or an error end the pulls with one line; a damaged artifact is one
+    line and is built."""
+    pulled, missing, lines, usable = [], [], [], True
+    for name, key in components:
+        try:
+            (pulled if pull(client, cache_dir, name, key) else missing).append(name)
+        except ArtifactRegistryError as exc:
+            lines.append("the artifact registry %s/%s is %s (%s): the components build here"
+                         % (client.base, client.repository, "unreachable" if exc.reason == "down"
+                            else "refusing the credentials", exc))
+            usable = False
+            break
+        except RuntimeError as exc:
+            lines.append("the artifact registry %s/%s answered %s: the components build here"
+                         % (client.base, client.repository, exc))
+            usable = False
+            break
+        except DamagedError as exc:
+            lines.append("the artifact of %s in the registry is damaged and was not kept (%s): it builds here"
+                         % (name, exc))
+    if missing:
+        lines.append("not in the artifact registry, built here: %s" % ", ".join(missing))
+    return pulled, lines, usable

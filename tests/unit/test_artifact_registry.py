@@ -1,0 +1,234 @@
+"""The artifact cache in an OCI registry (module_utils manylinux_artifact_registry): the artifact <-> OCI mapping,
+tags, push and pull through the registry client against an in-memory registry, and the fallbacks (down, 401,
+missing tag, damaged blob). tests/integration/test_registry_cache.py does it against Debian's docker-registry."""
+
+import hashlib
+import io
+import json
+import os
+import re
+import socket
+import urllib.error
+import urllib.parse
+
+import pytest
+import manylinux_artifact_registry as oci
+import manylinux_registry as registry_client
+
+KEY = hashlib.sha256(b"openssl").hexdigest()
+
+
+def make_artifact(cache, name="openssl", key=KEY, files=None):
+    files = files if files is not None else {"image.tar": b"image" * 1000, "private.tar": b"private"}
+    directory = cache / ("%s-%s" % (name, key[:20]))
+    directory.mkdir(parents=True)
+    recorded = {}
+    for part, data in files.items():
+        (directory / part).write_bytes(data)
+        recorded[part] = {"file": part, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    meta = {"name": name, "version": "3.5.7", "key": key, "build_id": "b1", "files": recorded}
+    (directory / "artifact.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+    return directory
+
+
+class Answer(io.BytesIO):
+    def __init__(self, status, headers, body):
+        io.BytesIO.__init__(self, body)
+        self.status, self.headers = status, headers
+
+
+class FakeRegistry:
+    """An opener for registry_client.Registry: blobs and manifests of one repository in memory, Basic auth of one
+    user (None: anonymous), the requests it saw."""
+
+    def __init__(self, user=("u", "p")):
+        self.blobs, self.manifests, self.user, self.seen = {}, {}, user, []
+        self.uploads, self.redirect = 0, False
+
+    def __call__(self, request, timeout=None):
+        url = urllib.parse.urlparse(request.full_url)
+        method = request.get_method()
+        self.seen.append((method, url.path))
+        if url.netloc == "storage.example":
+            # where the registry sends a blob GET: it must not get the registry's credentials
+            assert request.get_header("Authorization") is None
+            return Answer(200, {}, self.blobs[url.path[1:]])
+        if self.redirect and url.path.split("/")[-2:-1] == ["blobs"] and method == "GET":
+            raise urllib.error.HTTPError(request.full_url, 307, "elsewhere",
+                                         {"Location": "https://storage.example/" + url.path.split("/")[-1]}, io.BytesIO())
+        if self.user and request.get_header("Authorization") != registry_client._basic(*self.user):
+            raise urllib.error.HTTPError(request.full_url, 401, "no", {"WWW-Authenticate": 'Basic realm="t"'}, io.BytesIO())
+        path = url.path.split("/", 3)[3]
+        data = request.data.read() if hasattr(request.data, "read") else request.data
+        if path.startswith("blobs/uploads/") and method == "POST":
+            return Answer(202, {"Location": "/v2/cache/blobs/uploads/1"}, b"")
+        if path.startswith("blobs/uploads/") and method == "PUT":
+            digest = urllib.parse.parse_qs(url.query)["digest"][0]
+            if registry_client.digest_of(data) != digest:
+                raise urllib.error.HTTPError(request.full_url, 400, "digest", {}, io.BytesIO(b"DIGEST_INVALID"))
+            self.blobs[digest] = data
+            self.uploads += 1
+            return Answer(201, {}, b"")
+        kind, _, reference = path.partition("/")
+        store = self.blobs if kind == "blobs" else self.manifests
+        if method == "PUT":
+            store[reference] = store[registry_client.digest_of(data)] = data
+            return Answer(201, {}, b"")
+        if reference not in store:
+            raise urllib.error.HTTPError(request.full_url, 404, "none", {}, io.BytesIO(b"unknown"))
+        body = store[reference]
+        headers = {"Content-Type": registry_client.OCI_MANIFEST, "Docker-Content-Digest": registry_client.digest_of(body),
+                   "Content-Length": str(len(body))}
+        return Answer(200, headers, b"" if method == "HEAD" else body)
+
+
+def client(fake, user=("u", "p")):
+    return oci.client_for("127.0.0.1:5000/cache", *(user or ("", "")), insecure=True, timeout=5, opener=fake)
+
+
+# --- the mapping ---------------------------------------------------------------
+
+def test_the_manifest_lists_the_tar_files_as_layers_and_artifact_json_as_config(tmp_path):
+    directory = make_artifact(tmp_path)
+    config = (directory / "artifact.json").read_bytes()
+    meta = json.loads(config)
+    manifest = json.loads(oci.manifest_of(config, meta))
+    assert manifest["mediaType"] == registry_client.OCI_MANIFEST
+    assert manifest["artifactType"] == oci.ARTIFACT_TYPE
+    assert manifest["config"] == {"mediaType": oci.CONFIG_TYPE, "digest": registry_client.digest_of(config),
+                                  "size": len(config)}
+    assert manifest["layers"] == [
+        {"mediaType": oci.LAYER_TYPE, "digest": "sha256:" + meta["files"][part]["sha256"],
+         "size": meta["files"][part]["size"], "annotations": {oci.TITLE: part}} for part in ("image.tar", "private.tar")]
+    assert manifest["annotations"][oci.ANNOTATION + ".key"] == KEY
+
+
+def test_the_tag_is_the_cache_directory_name_and_a_long_name_still_gives_a_valid_tag():
+    assert oci.tag_of("openssl", KEY) == "openssl-" + KEY[:20]
+    long_a, long_b = "a" * 200 + "-x", "a" * 200 + "-y"
+    tags = [oci.tag_of(name, KEY) for name in (long_a, long_b)]
+    for tag in tags:
+        assert len(tag) == 128 and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag)
+        assert tag.endswith("-" + KEY[:20])
+    assert tags[0] != tags[1]
+
+
+@pytest.mark.parametrize("text", ["ghcr.io", "ghcr.io/Owner/cache", "ghcr.io/o/cache:tag", "cache",
+                                  "ghcr.io/o/cache@sha256:" + "0" * 64, "http://ghcr.io/o/cache", ""])
+def test_a_malformed_registry_is_refused_naming_the_rule(text):
+    with pytest.raises(ValueError, match=r"host\[:port\]/repository"):
+        oci.split_registry(text)
+
+
+def test_a_registry_splits_into_host_and_repository():
+    assert oci.split_registry("ghcr.io/owner/manylinux-shared-cache") == ("ghcr.io", "owner/manylinux-shared-cache")
+    assert oci.split_registry("127.0.0.1:5000/cache") == ("127.0.0.1:5000", "cache")
+
+
+# --- push and pull ---------------------------------------------------------------
+
+def test_a_pushed_artifact_pulls_into_an_empty_cache_byte_for_byte(tmp_path):
+    fake = FakeRegistry()
+    directory = make_artifact(tmp_path / "a")
+    assert oci.push(client(fake), str(directory)) is True
+    assert fake.uploads == 3
+    assert oci.push(client(fake), str(directory)) is False, "a second push uploads nothing"
+    assert fake.uploads == 3
+    assert oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)]) == (["openssl"], [], True)
+    target = tmp_path / "b" / directory.name
+    assert sorted(os.listdir(target)) == ["artifact.json", "image.tar", "private.tar"]
+    for part in ("artifact.json", "image.tar", "private.tar"):
+        assert (target / part).read_bytes() == (directory / part).read_bytes()
+    assert not [n for n in os.listdir(tmp_path / "b") if n.startswith(".partial")]
+
+
+def test_a_blob_streams_from_and_to_a_file(tmp_path):
+    fake = FakeRegistry()
+    data = os.urandom(3 << 20)
+    (tmp_path / "blob").write_bytes(data)
+    digest = registry_client.digest_of(data)
+    registry = client(fake)
+    assert registry.put_blob_file(str(tmp_path / "blob"), digest, len(data)) is True
+    assert registry.put_blob_file(str(tmp_path / "blob"), digest, len(data)) is False
+    assert registry.get_blob(digest, len(data), str(tmp_path / "back")) is None
+    assert (tmp_path / "back").read_bytes() == data
+
+
+def test_a_missing_tag_says_so_once_and_pulls_nothing(tmp_path):
+    pulled, lines, usable = oci.pull_missing(client(FakeRegistry()), str(tmp_path), [("openssl", KEY), ("zlib", KEY)])
+    assert pulled == [] and usable
+    assert lines == ["not in the artifact registry, built here: openssl, zlib"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_registry_that_is_down_is_one_line_and_asked_once(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = oci.client_for("127.0.0.1:%d/cache" % port, insecure=True, timeout=5)
+    pulled, lines, usable = oci.pull_missing(down, str(tmp_path), [("openssl", KEY), ("zlib", KEY), ("git", KEY)])
+    assert pulled == [] and len(lines) == 1 and not usable
+    assert "is unreachable" in lines[0] and "the components build here" in lines[0]
+    with pytest.raises(oci.ArtifactRegistryError, match="down"):
+        oci.push(down, str(make_artifact(tmp_path / "a")))
+
+
+def test_refused_credentials_are_one_line(tmp_path):
+    fake = FakeRegistry()
+    pulled, lines, usable = oci.pull_missing(client(fake, ("u", "wrong")), str(tmp_path),
+                                             [("openssl", KEY), ("zlib", KEY)])
+    assert pulled == [] and len(lines) == 1 and not usable and "refusing the credentials" in lines[0] and "401" in lines[0]
+    assert "wrong" not in lines[0]
+
+
+def damage(fake, digest):
+    fake.blobs[digest] = b"X" + fake.blobs[digest][1:]
+
+
+def test_a_damaged_layer_is_caught_by_its_digest_and_nothing_is_kept(tmp_path):
+    fake = FakeRegistry()
+    directory = make_artifact(tmp_path / "a")
+    oci.push(client(fake), str(directory))
+    meta = json.loads((directory / "artifact.json").read_text())
+    damage(fake, "sha256:" + meta["files"]["image.tar"]["sha256"])
+    pulled, lines, usable = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)])
+    assert pulled == [] and usable
+    assert len(lines) == 1 and "openssl" in lines[0] and "damaged" in lines[0]
+    assert os.listdir(tmp_path / "b") == []
+
+
+def test_a_manifest_of_another_key_or_kind_is_refused(tmp_path):
+    fake = FakeRegistry()
+    oci.push(client(fake), str(make_artifact(tmp_path / "a")))
+    other = hashlib.sha256(b"other").hexdigest()
+    fake.manifests[oci.tag_of("openssl", other)] = fake.manifests[oci.tag_of("openssl", KEY)]
+    pulled, lines, _ = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", other)])
+    assert pulled == [] and "another component or key" in lines[0]
+    fake.manifests[oci.tag_of("openssl", other)] = json.dumps({"schemaVersion": 2, "layers": []}).encode()
+    pulled, lines, _ = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", other)])
+    assert pulled == [] and oci.ARTIFACT_TYPE in lines[0]
+
+
+def test_an_artifact_json_that_does_not_match_the_layers_is_refused(tmp_path):
+    fake = FakeRegistry()
+    directory = make_artifact(tmp_path / "a")
+    meta = json.loads((directory / "artifact.json").read_text())
+    meta["files"]["image.tar"]["sha256"] = "0" * 64
+    config = json.dumps(meta).encode()
+    manifest = json.loads(oci.manifest_of((directory / "artifact.json").read_bytes(), json.loads(
+        (directory / "artifact.json").read_text())))
+    manifest["config"].update(digest=registry_client.digest_of(config), size=len(config))
+    fake.blobs[registry_client.digest_of(config)] = config
+    fake.manifests[oci.tag_of("openssl", KEY)] = json.dumps(manifest).encode()
+    pulled, lines, _ = oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)])
+    assert pulled == [] and "does not list the manifest's layers" in lines[0]
+
+
+def test_a_blob_the_registry_sends_elsewhere_is_fetched_there_without_the_credentials(tmp_path):
+    fake = FakeRegistry()
+    directory = make_artifact(tmp_path / "a")
+    oci.push(client(fake), str(directory))
+    fake.redirect = True
+    assert oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)]) == (["openssl"], [], True)
+    assert len([path for method, path in fake.seen if path.startswith("/sha256:")]) == 3, "config and two layers"
+    assert (tmp_path / "b" / directory.name / "image.tar").read_bytes() == (directory / "image.tar").read_bytes()
