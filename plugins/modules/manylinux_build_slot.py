@@ -23,7 +23,7 @@ description:
     seconds, and frees its place.
   - C(state=reported) reads how the components ended; a component still waiting counts as failed.
     It also gives the schedule's critical path (from the component that ended last back through the
-    need of each that ended last, what the build waited for) and the idle core-seconds of the machine
+    component that ended last before each started, a need or a place it waited for) and the idle core-seconds of the machine
     from the plan to the last release (from C(/proc/stat), the cores no process used).
   - Each result's C(msg) says which components are building, which finished and how long they took.
 options:
@@ -282,17 +282,20 @@ def reported(state_dir):
     return result
 
 
-def critical_path(data, ticks=None):
-    """What the build waited for: from the component that ended last, back through the need of each
-    that ended last (the one it started after), with the span and the idle core-seconds."""
+def critical_path(data, ticks=None, slack=1.0):
+    """What the build waited for: from the component that ended last, back through the component
+    that ended last before each started (a need it waited for, or the one whose place it took),
+    with the span and the idle core-seconds."""
     comps = data["components"]
     ended = {n: c["ended"] for n, c in comps.items() if "ended" in c}
     path = []
     name = max(ended, key=lambda n: ended[n]) if ended else None
     while name is not None:
         path.append({"name": name, "seconds": comps[name].get("seconds", 0)})
-        needs = [n for n in comps[name]["needs"] if n in ended]
-        name = max(needs, key=lambda n: ended[n]) if needs else None
+        start = comps[name].get("started", ended[name] - comps[name].get("seconds", 0))
+        # a turn is taken at most a poll after the place was given back
+        before = [n for n in ended if n not in (p["name"] for p in path) and ended[n] <= start + slack]
+        name = max(before, key=lambda n: ended[n]) if before else None
     span = round(max(ended.values()) - data.get("planned", min(ended.values())), 1) if ended else 0.0
     idle = None
     if data.get("idle_start") is not None and data.get("idle_end") is not None:

@@ -326,6 +326,20 @@ def test_the_report_gives_the_critical_path_and_the_idle_core_seconds(tmp_path, 
     assert report["idle_core_seconds"] == 5.0   # (1500 - 1000) ticks at 100 a second
 
 
+def test_the_critical_path_follows_a_wait_for_a_place_too(tmp_path):
+    state = str(tmp_path)
+    slot.planned(state, [{"name": "a", "needs": [], "priority": 9}, {"name": "b", "needs": [], "priority": 1}], 1,
+                 clock=lambda: 0.0)
+    for name, start, end in (("a", 0.0, 10.0), ("b", 10.5, 30.0)):
+        with slot.Schedule(state) as sched:
+            assert slot.try_acquire(sched.data, name, start)
+            sched.save()
+        slot.released(state, name, True, clock=lambda end=end: end)
+    with slot.Schedule(state) as sched:
+        report = slot.critical_path(sched.data, ticks=100)
+    assert [c["name"] for c in report["critical_path"]] == ["a", "b"]   # b waited for a's place
+
+
 def test_waiters_in_threads_get_their_turn_in_order(tmp_path):
     state = schedule(tmp_path, parallel=1)
     started = []
