@@ -181,6 +181,22 @@ def test_refused_credentials_are_one_line(tmp_path):
     assert "wrong" not in lines[0]
 
 
+def test_a_read_that_times_out_mid_blob_is_one_line_and_nothing_is_kept(tmp_path):
+    fake = FakeRegistry()
+    directory = make_artifact(tmp_path / "a")
+    oci.push(client(fake), str(directory))
+
+    def timing_out(request, timeout=None):
+        if "/blobs/" in request.full_url and request.get_method() == "GET":
+            raise TimeoutError("The read operation timed out")
+        return fake(request, timeout)
+    pulled, lines, usable = oci.pull_missing(client(timing_out), str(tmp_path / "b"), [("openssl", KEY), ("zlib", KEY)])
+    assert pulled == [] and len(lines) == 1 and not usable
+    assert "timed out" in lines[0] and "the components build here" in lines[0]
+    # no artifact and no partial directory of one
+    assert (os.listdir(tmp_path / "b") if (tmp_path / "b").exists() else []) == []
+
+
 def damage(fake, digest):
     fake.blobs[digest] = b"X" + fake.blobs[digest][1:]
 
