@@ -21,6 +21,24 @@ MANIFEST_TYPES = ", ".join([OCI_MANIFEST, OCI_INDEX, "application/vnd.docker.dis
                             "application/vnd.docker.distribution.manifest.list.v2+json"])
 
 
+# The options of the modules that speak to one repository (documented once, in
+# doc_fragments/manylinux_registry.py).
+REGISTRY_ARGUMENT_SPEC = dict(
+    registry=dict(type="str", required=True),
+    repository=dict(type="str", required=True),
+    username=dict(type="str", default=""),
+    password=dict(type="str", default="", no_log=True),
+    insecure=dict(type="bool", default=False),
+    timeout=dict(type="int", default=60),
+)
+
+
+def client_from(params, opener=None):
+    """The client of a module's REGISTRY_ARGUMENT_SPEC parameters."""
+    return Registry(params["registry"], params["repository"], params["username"], params["password"],
+                    params["insecure"], params["timeout"], opener=opener)
+
+
 def digest_of(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

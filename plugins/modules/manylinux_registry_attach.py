@@ -17,14 +17,6 @@ description:
   - The artifact manifest is the same bytes for the same file and subject, so a
     second run changes nothing.
 options:
-  registry:
-    description: Registry host (and port).
-    type: str
-    required: true
-  repository:
-    description: Repository of the image.
-    type: str
-    required: true
   subject:
     description: Digest or tag of the image's manifest.
     type: str
@@ -41,22 +33,8 @@ options:
     description: Annotations of the artifact manifest (its title is the file's name).
     type: dict
     default: {}
-  username:
-    description: User for the registry's challenge (empty, anonymous).
-    type: str
-    default: ""
-  password:
-    description: Its password or token.
-    type: str
-    default: ""
-  insecure:
-    description: The registry speaks plain HTTP (a local test registry).
-    type: bool
-    default: false
-  timeout:
-    description: Seconds a request may take.
-    type: int
-    default: 60
+extends_documentation_fragment:
+  - manylinux_shared.factory.manylinux_registry
 """
 
 EXAMPLES = r"""
@@ -90,7 +68,8 @@ import os
 import urllib.error
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, Registry, digest_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import (
+    OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, REGISTRY_ARGUMENT_SPEC, client_from, digest_of)
 
 TITLE = "org.opencontainers.image.title"
 
@@ -146,19 +125,17 @@ def _has_referrers_api(client, subject_digest, digest):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            registry=dict(type="str", required=True), repository=dict(type="str", required=True),
+            REGISTRY_ARGUMENT_SPEC,
             subject=dict(type="str", required=True), file=dict(type="path", required=True),
             artifact_type=dict(type="str", default="application/vnd.cyclonedx+json"),
-            annotations=dict(type="dict", default={}),
-            username=dict(type="str", default=""), password=dict(type="str", default="", no_log=True),
-            insecure=dict(type="bool", default=False), timeout=dict(type="int", default=60)),
+            annotations=dict(type="dict", default={})),
         supports_check_mode=True)
     p = module.params
     if not os.path.isfile(p["file"]):
         module.fail_json(msg="file=%s does not exist" % p["file"])
     with open(p["file"], "rb") as handle:
         content = handle.read()
-    client = Registry(p["registry"], p["repository"], p["username"], p["password"], p["insecure"], p["timeout"])
+    client = client_from(p)
     try:
         changed, digest, subject, referrers = attach(client, p["subject"], content, os.path.basename(p["file"]),
                                                      p["artifact_type"], p["annotations"], module.check_mode)

@@ -13,14 +13,6 @@ description:
   - The index is written canonically, so the same manifests and annotations
     give the same digest and a second run changes nothing.
 options:
-  registry:
-    description: Registry host (and port).
-    type: str
-    required: true
-  repository:
-    description: Repository of the list.
-    type: str
-    required: true
   tag:
     description: Tag of the list.
     type: str
@@ -29,22 +21,8 @@ options:
     description: Annotations of the index (strings).
     type: dict
     required: true
-  username:
-    description: User for the registry's challenge (empty, anonymous).
-    type: str
-    default: ""
-  password:
-    description: Its password or token.
-    type: str
-    default: ""
-  insecure:
-    description: The registry speaks plain HTTP (a local test registry).
-    type: bool
-    default: false
-  timeout:
-    description: Seconds a request may take.
-    type: int
-    default: 60
+extends_documentation_fragment:
+  - manylinux_shared.factory.manylinux_registry
 """
 
 EXAMPLES = r"""
@@ -69,7 +47,7 @@ import urllib.error
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import (
-    OCI_INDEX, Registry, digest_of)
+    OCI_INDEX, REGISTRY_ARGUMENT_SPEC, client_from, digest_of)
 
 LISTS = (OCI_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json")
 
@@ -101,13 +79,11 @@ def annotate(client, tag, annotations, check_mode=False):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            registry=dict(type="str", required=True), repository=dict(type="str", required=True),
-            tag=dict(type="str", required=True), annotations=dict(type="dict", required=True),
-            username=dict(type="str", default=""), password=dict(type="str", default="", no_log=True),
-            insecure=dict(type="bool", default=False), timeout=dict(type="int", default=60)),
+            REGISTRY_ARGUMENT_SPEC,
+            tag=dict(type="str", required=True), annotations=dict(type="dict", required=True)),
         supports_check_mode=True)
     p = module.params
-    client = Registry(p["registry"], p["repository"], p["username"], p["password"], p["insecure"], p["timeout"])
+    client = client_from(p)
     try:
         changed, digest = annotate(client, p["tag"], p["annotations"], module.check_mode)
     except (urllib.error.URLError, OSError, ValueError, RuntimeError, KeyError) as error:

@@ -14,34 +14,12 @@ description:
   - RV(next) is the C(N) of the next C(<date>-N) tag for O(date), one more than the highest
     C(N) among the tags of that day and 1 on the day's first build (as upstream's deploy counts).
 options:
-  registry:
-    description: Registry host (and port), e.g. C(ghcr.io).
-    type: str
-    required: true
-  repository:
-    description: Repository in the registry, e.g. C(owner/manylinux2014-shared).
-    type: str
-    required: true
   date:
     description: The day, as the tags write it (C(YYYY.MM.DD)).
     type: str
     required: true
-  username:
-    description: User for the registry's challenge (empty, anonymous).
-    type: str
-    default: ""
-  password:
-    description: Its password or token.
-    type: str
-    default: ""
-  insecure:
-    description: The registry speaks plain HTTP (a local test registry).
-    type: bool
-    default: false
-  timeout:
-    description: Seconds a request may take.
-    type: int
-    default: 30
+extends_documentation_fragment:
+  - manylinux_shared.factory.manylinux_registry
 """
 
 EXAMPLES = r"""
@@ -73,7 +51,7 @@ import re
 import urllib.error
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import Registry
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import REGISTRY_ARGUMENT_SPEC, client_from
 
 
 def next_number(tags, date):
@@ -83,29 +61,21 @@ def next_number(tags, date):
     return max(numbers, default=0) + 1
 
 
-def list_tags(registry, repository, username="", password="", insecure=False, timeout=30, opener=None):
-    """The repository's tags ([] when the registry does not know it)."""
-    return Registry(registry, repository, username, password, insecure, timeout, opener).tags()
+def list_tags(params, opener=None):
+    """The repository's tags ([] when the registry does not know it); `params` as REGISTRY_ARGUMENT_SPEC's."""
+    return client_from(params, opener).tags()
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            registry=dict(type="str", required=True),
-            repository=dict(type="str", required=True),
-            date=dict(type="str", required=True),
-            username=dict(type="str", default=""),
-            password=dict(type="str", default="", no_log=True),
-            insecure=dict(type="bool", default=False),
-            timeout=dict(type="int", default=30),
-        ),
+        argument_spec=dict(REGISTRY_ARGUMENT_SPEC, date=dict(type="str", required=True)),
         supports_check_mode=True,
     )
     p = module.params
     if not re.fullmatch(r"\d{4}\.\d\d\.\d\d", p["date"]):
         module.fail_json(msg="date=%r is not YYYY.MM.DD" % p["date"])
     try:
-        tags = list_tags(p["registry"], p["repository"], p["username"], p["password"], p["insecure"], p["timeout"])
+        tags = list_tags(p)
     except (urllib.error.URLError, OSError, ValueError, RuntimeError, KeyError) as error:
         module.fail_json(msg="could not list the tags of %s/%s: %s" % (p["registry"], p["repository"], error))
     number = next_number(tags, p["date"])

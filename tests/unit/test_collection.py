@@ -87,11 +87,33 @@ def test_every_filter_has_a_doc_file_matching_its_signature():
             assert spec.get("required", False) == required, (name, option)
 
 
+def fragment_options(fqcn):
+    """The options of one of the collection's doc fragments, by its FQCN."""
+    assert fqcn.startswith(FQCN + "."), fqcn
+    path = os.path.join(ROOT, "plugins", "doc_fragments", fqcn[len(FQCN) + 1:] + ".py")
+    namespace = {}
+    with open(path) as handle:
+        exec(compile(handle.read(), path, "exec"), namespace)  # noqa: S102 - the project's own file
+    return yaml.safe_load(namespace["ModuleDocFragment"].DOCUMENTATION)["options"]
+
+
+def test_the_registry_modules_take_their_options_from_the_one_spec_and_fragment():
+    import manylinux_registry as registry
+    documented = fragment_options(FQCN + ".manylinux_registry")
+    assert set(documented) == set(registry.REGISTRY_ARGUMENT_SPEC)
+    for option, spec in registry.REGISTRY_ARGUMENT_SPEC.items():
+        assert documented[option]["type"] == spec["type"], option
+        assert documented[option].get("default") == spec.get("default"), option
+        assert documented[option].get("required", False) == spec.get("required", False), option
+
+
 def test_every_module_has_examples_that_use_only_its_options():
     for name in MODULES:
         docs = module_docs(name)
         assert set(docs) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}, name
         options = set(docs["DOCUMENTATION"].get("options") or {})
+        for fragment in docs["DOCUMENTATION"].get("extends_documentation_fragment") or []:
+            options |= set(fragment_options(fragment))
         tasks = docs["EXAMPLES"]
         assert isinstance(tasks, list) and tasks, name
         for task in tasks:

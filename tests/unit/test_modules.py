@@ -421,15 +421,17 @@ class FakeRegistry:
 
 def test_tags_are_listed_through_a_bearer_challenge():
     fake = FakeRegistry(["latest", "2026.12.02-1"])
-    assert registry_tags.list_tags("reg.example", "o/p-shared", "user", "pw", opener=fake) == ["2026.12.02-1",
-                                                                                             "latest"]
+    params = dict(registry="reg.example", repository="o/p-shared", username="user", password="pw",
+                  insecure=False, timeout=30)
+    assert registry_tags.list_tags(params, opener=fake) == ["2026.12.02-1", "latest"]
     token_url, token_headers = fake.requests[1]
     assert "scope=repository%3Ao%2Fp-shared%3Apull" in token_url and "service=reg.example" in token_url
     assert token_headers["Authorization"].startswith("Basic ")
 
 
 def test_an_unknown_repository_has_no_tags():
-    assert registry_tags.list_tags("reg.example", "o/new", opener=FakeRegistry(None)) == []
+    params = dict(registry="reg.example", repository="o/new", username="", password="", insecure=False, timeout=30)
+    assert registry_tags.list_tags(params, opener=FakeRegistry(None)) == []
 
 
 # --- manylinux_registry_index ---------------------------------------------------
