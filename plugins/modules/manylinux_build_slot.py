@@ -134,6 +134,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 SCHEDULE = "schedule.json"
+# Expected seconds up to which a component is light (option light_seconds).
+LIGHT_SECONDS = 20.0
 
 
 def idle_jiffies(path="/proc/stat"):
@@ -181,7 +183,7 @@ class Schedule:
         return False
 
 
-def planned(state_dir, components, parallel, light_seconds=20.0, clock=time.time):
+def planned(state_dir, components, parallel, light_seconds=LIGHT_SECONDS, clock=time.time):
     parallel = max(1, int(parallel))
     with Schedule(state_dir) as schedule:
         schedule.data = {"parallel": parallel, "planned": clock(), "idle_start": idle_jiffies(), "components": {
@@ -310,7 +312,7 @@ def main():
             state=dict(type="str", required=True, choices=["planned", "acquired", "released", "reported"]),
             components=dict(type="list", elements="dict"),
             parallel=dict(type="int", default=1),
-            light_seconds=dict(type="float", default=20.0),
+            light_seconds=dict(type="float", default=LIGHT_SECONDS),
             name=dict(type="str"),
             succeeded=dict(type="bool", default=False),
             reason=dict(type="str", default=""),

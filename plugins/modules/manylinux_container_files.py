@@ -46,11 +46,11 @@ copied:
 import hashlib
 import io
 import os
-import subprocess
 import tarfile
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError, docker
 
 CHUNK = 1 << 20
 
@@ -125,10 +125,10 @@ def copy_into(container, files):
     with tempfile.TemporaryFile() as stream:
         written = write_tar(files, stream)
         stream.seek(0)
-        proc = subprocess.run(["docker", "cp", "-", "%s:/" % container], stdin=stream, capture_output=True)
-    if proc.returncode != 0:
-        raise FilesError("docker cp of the files into %s failed: %s"
-                         % (container, proc.stderr.decode("utf-8", "replace").strip()))
+        try:
+            docker("cp", "-", "%s:/" % container, stdin=stream)
+        except DockerError as exc:
+            raise FilesError("the files did not reach %s: %s" % (container, exc))
     return written
 
 
