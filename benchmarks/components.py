@@ -20,7 +20,11 @@ and layers are made anew too):
 For each it prints the wall time, the sum of the step seconds of the
 components it built (wall / steps: the engine's overhead), how busy the cores
 were on average, the image size, and at the end the targets with met or the
-gap. Arguments after `--` go to every ansible-playbook run.
+gap; then, for each build, its phases in seconds (from the engine's own
+timings: the callback manylinux_timings records every task on every host):
+the plays before and after the components as wall seconds, the components'
+tasks as seconds summed over the components (they overlap), grouped by what
+they do. Arguments after `--` go to every ansible-playbook run.
 """
 
 import argparse
@@ -93,6 +97,59 @@ def log_dir(output):
 
 MARKER = "benchmarks/components.py"
 
+# The plays of playbooks/build.yml, in order, by the phase they are; their seconds are wall seconds.
+PLAY_PHASES = {
+    "Start a manylinux-shared build": "start (checks, sources, plan of the bases)",
+    "Make the runtime and build bases": "bases",
+    "Plan the components": "plan",
+    "Build the components": "components (wall)",
+    "Assemble the image": "assembly (layers)",
+    "Provision the build container": "provision (roles' last tasks)",
+    "Finalize the build container": "finalize",
+    "Commit the image": "SBOM, commit, tag",
+}
+# The tasks of one component (roles/component_build/tasks/main.yml) by what they do; seconds summed over
+# the components. A task not named here counts as "other".
+COMPONENT_PHASES = {
+    "Wait for the component's turn": "waiting for a turn",
+    "Start the component's build container": "container start",
+    "Bring in the artifacts the component needs": "importing inputs",
+    "Make the work directories and mark where the component's build starts": "container start",
+    "Verify the component's sources against their pins": "sources in",
+    "Unpack the component's sources": "sources in",
+    "Copy the component's files": "sources in",
+    "Run the component's steps": "steps",
+    "Pack the component": "packing and hashing",
+    "Store the component's artifact": "packing and hashing",
+    "Fetch the component's logs": "logs and removal",
+    "Remove the component's build container": "logs and removal",
+    "Give the component's turn back": "logs and removal",
+}
+
+
+def phases(path):
+    """[(phase, seconds)] of one build from the timings the callback wrote."""
+    try:
+        with open(path) as handle:
+            records = json.load(handle)
+    except (OSError, ValueError):
+        return []
+    spans, summed = {}, {}
+    for record in records:
+        phase = PLAY_PHASES.get(record["play"], "other plays")
+        first, last = spans.get(phase, (record["start"], record["start"]))
+        spans[phase] = (min(first, record["start"]), max(last, record["start"] + record["seconds"]))
+        if record["play"] == "Build the components" and record["host"] != "localhost":
+            name = "  " + COMPONENT_PHASES.get(record["task"], "other")
+            summed[name] = summed.get(name, 0.0) + record["seconds"]
+    order = list(PLAY_PHASES.values()) + ["other plays"]
+    rows = []
+    for phase in sorted(spans, key=order.index):
+        rows.append((phase, spans[phase][1] - spans[phase][0]))
+        if phase == "components (wall)":
+            rows += sorted(summed.items(), key=lambda item: -item[1])
+    return rows
+
 
 def markdown_table(rows):
     """The runs as the Markdown table of docs/BENCHMARKS.md, with the commit and day they were measured at."""
@@ -105,6 +162,18 @@ def markdown_table(rows):
         lines.append("| %s | %.0f | %s | %s | %.0f %% | %.0f |" % (
             row["run"], row["seconds"], "%.0f" % row["steps"] if row["steps"] else "-",
             "%.2f" % (row["seconds"] / row["steps"]) if row["steps"] else "-", row["busy"], row["size"]))
+    measured = [row for row in rows if row.get("phases")]
+    if measured:
+        names = []
+        for row in measured:
+            names += [name for name, _ in row["phases"] if name not in names]
+        lines += ["", "Phases in seconds (plays as wall seconds; a component's tasks summed over the components):", "",
+                  "| phase | " + " | ".join("run %s" % row["run"].split()[0] for row in measured) + " |",
+                  "| --- |" + " ---: |" * len(measured)]
+        for name in names:
+            label = name.strip() if name == name.lstrip() else "&nbsp;&nbsp;" + name.strip()
+            lines.append("| %s | " % label + " | ".join(
+                "%.0f" % dict(row["phases"])[name] if name in dict(row["phases"]) else "-" for row in measured) + " |")
     return "\n".join(lines)
 
 
@@ -146,6 +215,8 @@ def main():
     def run(label, cache, repository, *more):
         sampler = CpuSampler()
         sampler.start()
+        timings = os.path.join(work, label.split()[0] + "-timings.json")
+        os.environ["MANYLINUX_TIMINGS_FILE"] = timings
         seconds, output = playbook("build.yml", *common, *extra(build_artifact_cache=cache,
                                                                  build_cache_repository=repository), *more,
                                    log=os.path.join(work, label.split()[0] + ".log"))
@@ -155,7 +226,7 @@ def main():
         steps = built_steps(cache, logs)
         size = int(docker_output("image", "inspect", ref, "--format", "{{.Size}}") or 0) / 1e6
         rows.append({"run": label, "seconds": seconds, "steps": sum(steps.values()), "built": steps,
-                     "busy": sampler.percent(), "size": size, "logs": logs})
+                     "busy": sampler.percent(), "size": size, "logs": logs, "phases": phases(timings)})
         print("%s: %.0f s" % (label, seconds), flush=True)
         return rows[-1]
 
@@ -201,6 +272,16 @@ def main():
             row["run"], row["seconds"], row["steps"],
             "%.2f" % (row["seconds"] / row["steps"]) if row["steps"] else "-", row["busy"], row["size"],
             ", ".join(sorted(row["built"])) or "nothing"))
+
+    print("\nphases (seconds; the components' tasks summed over the components):")
+    measured = [row for row in rows if row.get("phases")]
+    names = []
+    for row in measured:
+        names += [name for name, _ in row["phases"] if name not in names]
+    print("%-46s" % "phase" + "".join("%9s" % row["run"].split()[0] for row in measured))
+    for name in names:
+        print("%-46s" % name + "".join("%9s" % ("%.0f" % dict(row["phases"])[name] if name in dict(row["phases"])
+                                                 else "-") for row in measured))
 
     def verdict(ok):
         return "met" if ok else "NOT met"
