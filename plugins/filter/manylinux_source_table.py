@@ -1,4 +1,4 @@
-"""Filters: the source table (build_sources) and the trees its tarballs unpack to.
+"""Filters: the source table (build_sources), its only readers.
 
 The table (inventories/default/group_vars/all/sources.yml) is data; these filters are its only
 readers, so that an undeclared or incomplete source fails early, naming the declared ones.
@@ -40,23 +40,9 @@ def manylinux_sources(sources, keys):
     return [manylinux_source(sources, key) for key in seen]
 
 
-def manylinux_archive_root(files):
-    """Return the top directory an archive unpacks to, from unarchive's file list."""
-    roots = []
-    for name in files or []:
-        parts = [p for p in str(name).split("/") if p not in ("", ".")]
-        if parts and parts[0] not in roots:
-            roots.append(parts[0])
-    if len(roots) != 1:
-        raise AnsibleFilterError(
-            "expected an archive with one top directory, found %s" % (", ".join(roots[:5]) or "none"))
-    return roots[0]
-
-
 class FilterModule(object):
     def filters(self):
         return {
             "manylinux_source": manylinux_source,
             "manylinux_sources": manylinux_sources,
-            "manylinux_archive_root": manylinux_archive_root,
         }

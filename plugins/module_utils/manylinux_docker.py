@@ -23,6 +23,10 @@ class DockerError(Exception):
     pass
 
 
+class DigestMismatch(DockerError):
+    """A streamed file was not the bytes its sha256 names."""
+
+
 def docker(*args, stdin=None, check=True):
     """Run the docker CLI; return stdout (text). Raise DockerError naming the command on failure."""
     proc = subprocess.run(["docker", *args], stdin=stdin, capture_output=True)
@@ -40,33 +44,44 @@ def read_meta(directory):
         return None
 
 
-def stream_into(container, path, expected_sha256, expected_size):
-    """Extract the tar file `path` at / of `container`, checking its size and sha256 as it goes.
+def stream_into(container, path, expected_sha256, expected_size=None, argv=None):
+    """Stream the file `path` into `container`, checking its size and sha256 as it goes; return stdout.
 
-    Raises DockerError when the file is not the one the artifact recorded (the container then
-    holds bad data and must be thrown away)."""
-    if not os.path.isfile(path) or os.path.getsize(path) != expected_size:
-        raise DockerError("%s is missing or not %d bytes" % (path, expected_size))
+    By default the file is a tar extracted at / (docker cp); `argv` (docker arguments) runs another
+    command that reads the file on its stdin (a source archive into tar -x). Raises DockerError when
+    the file is not the one recorded (the container then holds bad data and must be thrown away)."""
+    if not os.path.isfile(path) or (expected_size is not None and os.path.getsize(path) != expected_size):
+        raise DockerError("%s is missing or not %d bytes" % (path, expected_size or 0))
+    argv = argv or ["cp", "-", "%s:/" % container]
     digest = hashlib.sha256()
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(["docker", "cp", "-", "%s:/" % container], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=errors)
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(["docker", *argv], stdin=subprocess.PIPE, stdout=output, stderr=errors)
+        reading = proc.stdin
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(CHUNK), b""):
+                digest.update(block)
+                if reading:
+                    try:
+                        reading.write(block)
+                    except BrokenPipeError:
+                        # the reader gave up (a bad archive): the rest is still hashed, to say why
+                        reading = None
         try:
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(CHUNK), b""):
-                    digest.update(block)
-                    proc.stdin.write(block)
+            proc.stdin.close()
         except BrokenPipeError:
             pass
-        finally:
-            proc.stdin.close()
         proc.wait()
         errors.seek(0)
         err = errors.read()
-    if proc.returncode != 0:
-        raise DockerError("docker cp of %s into %s failed: %s" % (path, container, err.decode("utf-8", "replace").strip()))
+        output.seek(0)
+        out = output.read().decode("utf-8", "replace")
+    # the bytes first: a changed file is why a reader fails, and the message says so
     if digest.hexdigest() != expected_sha256:
-        raise DockerError("%s has sha256 %s, not %s as its artifact recorded" % (path, digest.hexdigest(), expected_sha256))
+        raise DigestMismatch("%s has sha256 %s, not %s as recorded" % (path, digest.hexdigest(), expected_sha256))
+    if proc.returncode != 0:
+        raise DockerError("docker %s of %s into %s failed: %s" % (
+            argv[0], path, container, err.decode("utf-8", "replace").strip()))
+    return out
 
 
 def import_artifact(container, directory, parts=("image.tar", "private.tar")):

@@ -1,19 +1,25 @@
 #!/usr/bin/python
-"""A component's files (rendered on the controller, wheels) into its container in one tar stream."""
+"""A component's sources and files (rendered on the controller, wheels) into its container, each streamed once."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: manylinux_container_files
-short_description: Copy a component's files into its container in one stream, each checked against its pin
+short_description: Unpack a component's sources and copy its files into its container, each checked against its pin
 description:
-  - Runs on the controller. Writes every file of O(files) into one tar stream (owner root, the file's
+  - Runs on the controller. Streams each source archive of O(sources) from O(source_cache) into
+    C(tar -x) in the container's O(unpack_dir), hashing it as it is read (the controller reads it once,
+    the container decompresses it once); one whose sha256 is not its pin fails the task naming it and
+    its sha256, and is removed from the cache (the container is thrown away). Returns the top directory
+    each archive unpacked to.
+  - Writes every file of O(files) into one tar stream (owner root, the file's
     mode) that C(docker cp - CONTAINER:/) unpacks, so that a component with dozens of wheels costs one
     C(docker cp), not a copy task per file.
   - Each file is hashed as it is read; one whose sha256 is not the one the plan recorded (changed on
     the controller since the plan, which keys the component by it) fails the task naming the file,
     and nothing is copied.
-  - The directories of the destinations must exist in the container (the engine makes them first).
+  - The directories of the destinations and O(unpack_dir) must exist in the container (the engine
+    makes them first).
 options:
   container:
     description: The component's container.
@@ -25,19 +31,40 @@ options:
         C(0644)) and one of C(src) (a controller path) or C(content) (text).
     type: list
     elements: dict
-    required: true
+    default: []
+  sources:
+    description:
+      - The plan's sources of the component, each with C(file) (its name in O(source_cache)) and
+        C(sha256); tar archives, compressed with gzip, xz, bzip2 or zstd (told by the name) or not.
+    type: list
+    elements: dict
+    default: []
+  source_cache:
+    description: The controller's source cache (C(build_source_cache)); required with O(sources).
+    type: path
+  unpack_dir:
+    description: The container's directory the sources unpack into; required with O(sources).
+    type: str
 """
 
 EXAMPLES = r"""
-- name: Copy the component's files
+- name: Bring in the component's sources and files
   manylinux_shared.factory.manylinux_container_files:
     container: manylinux-component-build-1-python-tools
+    sources: "{{ component_build_component.sources }}"
+    source_cache: "{{ build_source_cache }}"
+    unpack_dir: /tmp/manylinux-build/src
     files: "{{ component_build_component.files }}"
 """
 
 RETURN = r"""
 copied:
   description: The destinations written, in order.
+  type: list
+  elements: str
+  returned: always
+roots:
+  description: The top directory each source archive unpacked to (under O(unpack_dir)), in order.
   type: list
   elements: str
   returned: always
@@ -50,9 +77,13 @@ import tarfile
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import DockerError, docker
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import (
+    DigestMismatch, DockerError, docker, stream_into)
 
 CHUNK = 1 << 20
+# tar's decompression option by the archive's name (tar cannot tell it from a pipe)
+COMPRESSION = ((".tar.gz", "-z"), (".tgz", "-z"), (".tar.xz", "-J"), (".txz", "-J"), (".tar.bz2", "-j"),
+               (".tar.zst", "--zstd"), (".tar", ""))
 
 
 class FilesError(Exception):
@@ -132,18 +163,71 @@ def copy_into(container, files):
     return written
 
 
+def archive_root(names):
+    """The one top directory of an archive, from the member names tar lists; FilesError otherwise."""
+    roots = []
+    for name in names:
+        parts = [p for p in str(name).split("/") if p not in ("", ".")]
+        if parts and parts[0] not in roots:
+            roots.append(parts[0])
+    if len(roots) != 1:
+        raise FilesError("expected an archive with one top directory, found %s" % (", ".join(roots[:5]) or "none"))
+    return roots[0]
+
+
+def tar_option(name):
+    for suffix, option in COMPRESSION:
+        if name.endswith(suffix):
+            return option
+    raise FilesError("source %s: not a tar archive this engine unpacks (%s)" % (
+        name, ", ".join(suffix for suffix, _ in COMPRESSION)))
+
+
+def unpack_into(container, sources, source_cache, unpack_dir):
+    """Stream each source archive into tar -x in the container; return the top directory of each."""
+    roots = []
+    for source in sources:
+        name = str(source.get("file", ""))
+        if not name or "/" in name:
+            raise FilesError("source %r: file must be a name in the source cache" % name)
+        option = tar_option(name)
+        argv = ["exec", "-i", container, "tar", "-x", "-v", "-f", "-", "-C", unpack_dir] + ([option] if option else [])
+        path = os.path.join(source_cache, name)
+        try:
+            listed = stream_into(container, path, str(source.get("sha256", "")), argv=argv)
+        except DigestMismatch as exc:
+            # as the source fetch does: a bad file leaves the cache, the next build fetches it again
+            try:
+                os.remove(path)
+                what = "removed from the cache"
+            except OSError:
+                what = "left in place (the cache is not writable)"
+            raise FilesError("source %s changed in the cache since the build started: %s; %s" % (name, exc, what))
+        except DockerError as exc:
+            raise FilesError("source %s: %s" % (name, exc))
+        roots.append(archive_root(listed.splitlines()))
+    return roots
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             container=dict(type="str", required=True),
-            files=dict(type="list", elements="dict", required=True),
+            files=dict(type="list", elements="dict", default=[]),
+            sources=dict(type="list", elements="dict", default=[]),
+            source_cache=dict(type="path"),
+            unpack_dir=dict(type="str"),
         ),
     )
+    params = module.params
+    if params["sources"] and not (params["source_cache"] and params["unpack_dir"]):
+        module.fail_json(msg="sources need source_cache and unpack_dir")
     try:
-        copied = copy_into(module.params["container"], module.params["files"]) if module.params["files"] else []
+        roots = unpack_into(params["container"], params["sources"], params["source_cache"], params["unpack_dir"])
+        copied = copy_into(params["container"], params["files"]) if params["files"] else []
     except FilesError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(copied), copied=copied)
+    module.exit_json(changed=bool(copied or roots), copied=copied, roots=roots)
 
 
 if __name__ == "__main__":

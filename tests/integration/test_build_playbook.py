@@ -118,7 +118,7 @@ def test_a_tarball_changed_after_the_start_is_caught_where_it_is_used(tmp_path, 
         if proc.poll() is None:
             proc.kill()
     output = (tmp_path / "build.log").read_text()
-    assert "Verify the component's sources against their pins" in output
+    assert "Bring in the component's sources and files" in output
     assert "96d33abb4bb0070c7be0fed4246cd38416188325f820468214471938545b1ac8" in output
     assert "no image was tagged" in output
     assert not tarball.exists(), "the bad file must not stay in the cache"

@@ -11,7 +11,7 @@ from manylinux_image_config import manylinux_commit_changes, manylinux_component
 from manylinux_interpreters import (manylinux_cpython_tag, manylinux_downloadable_interpreters,
                                     manylinux_interpreter_table, manylinux_options_for)
 from manylinux_references import manylinux_pushed_digests
-from manylinux_source_table import AnsibleFilterError, manylinux_archive_root, manylinux_source, manylinux_sources
+from manylinux_source_table import AnsibleFilterError, manylinux_source, manylinux_sources
 
 
 def test_source_table_entries_are_complete(sources):
@@ -56,13 +56,6 @@ def test_path_join_prepends_without_repeats():
     assert manylinux_path_join(["/opt/rh/bin", "/usr/bin"], "/usr/local/bin:/usr/bin") == \
         "/opt/rh/bin:/usr/bin:/usr/local/bin"
     assert manylinux_path_join([], "") == ""
-
-
-def test_archive_root():
-    assert manylinux_archive_root(["openssl-3.5.7/", "openssl-3.5.7/Configure"]) == "openssl-3.5.7"
-    assert manylinux_archive_root(["./tcl8.6.18/", "./tcl8.6.18/unix/configure"]) == "tcl8.6.18"
-    with pytest.raises(AnsibleFilterError, match="one top directory"):
-        manylinux_archive_root(["a/x", "b/y"])
 
 
 def test_component_labels():

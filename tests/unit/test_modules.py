@@ -564,3 +564,17 @@ def test_a_file_changed_since_the_plan_or_missing_or_misplaced_is_refused(tmp_pa
         files.write_tar([{"src": str(tmp_path / "gone"), "dest": "/tmp/gone"}], io.BytesIO())
     with pytest.raises(files.FilesError, match="absolute path without"):
         files.write_tar([{"content": "x", "dest": "/tmp/../etc/passwd"}], io.BytesIO())
+
+
+def test_a_source_archive_has_one_top_directory_and_a_known_compression():
+    import manylinux_container_files as files
+    assert files.archive_root(["openssl-3.5.7/", "openssl-3.5.7/Configure"]) == "openssl-3.5.7"
+    assert files.archive_root(["./tcl8.6.18/", "./tcl8.6.18/unix/configure"]) == "tcl8.6.18"
+    with pytest.raises(files.FilesError, match="one top directory, found a, b"):
+        files.archive_root(["a/x", "b/y"])
+    assert [files.tar_option(n) for n in ("a.tar.gz", "a.tgz", "a.tar.xz", "a.tar.bz2", "a.tar.zst", "a.tar")] == \
+        ["-z", "-z", "-J", "-j", "--zstd", ""]
+    with pytest.raises(files.FilesError, match="not a tar archive"):
+        files.tar_option("a.zip")
+    with pytest.raises(files.FilesError, match="must be a name in the source cache"):
+        files.unpack_into("c", [{"file": "../etc/passwd", "sha256": "0"}], "/cache", "/src")
