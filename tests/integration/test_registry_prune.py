@@ -28,9 +28,8 @@ def two_builds(tmp_path_factory, offline_base):
     (work / "registry").mkdir()
     proc, registry = serve_registry(work / "registry", delete=True)
     (work / "docker").mkdir()
-    auth = base64.b64encode(("%s:%s" % (registry["user"], registry["password"])).encode()).decode()
-    (work / "docker" / "config.json").write_text(json.dumps({"auths": {registry["address"]: {"auth": auth}}}))
     env = {"DOCKER_CONFIG": str(work / "docker")}
+    logged_in(env, registry)
     repository = "itest-%s/cache" % uuid.uuid4().hex[:8]
     target = "%s/%s" % (registry["address"], repository)
     owners, used = [], []
@@ -48,6 +47,20 @@ def two_builds(tmp_path_factory, offline_base):
         for owner in owners:
             docker("rmi", image_of(owner))
         stop_registry(proc, registry["address"])
+
+
+def logged_in(env, registry):
+    """Add the registry's credentials to the Docker client configuration of `env`, as `docker login` does."""
+    config = env["DOCKER_CONFIG"] + "/config.json"
+    try:
+        with open(config) as handle:
+            found = json.load(handle)
+    except FileNotFoundError:
+        found = {"auths": {}}
+    auth = base64.b64encode(("%s:%s" % (registry["user"], registry["password"])).encode()).decode()
+    found["auths"][registry["address"]] = {"auth": auth}
+    with open(config, "w") as handle:
+        json.dump(found, handle)
 
 
 def tags_of(builds):
@@ -97,6 +110,7 @@ def test_a_prune_lists_what_the_last_build_did_not_use(two_builds, tmp_path):
 def test_a_registry_that_refuses_deletes_is_one_line(two_builds, tmp_path):
     # the same storage, served with deletes off (the registry's default)
     proc, refusing = serve_registry(two_builds["work"] / "registry", delete=False)
+    logged_in(two_builds["env"], refusing)
     try:
         before = tags_of(two_builds)
         run = prune(two_builds, tmp_path, target="%s/%s" % (refusing["address"], two_builds["repository"]),

@@ -412,3 +412,14 @@ def test_a_delete_after_a_pull_asks_for_a_token_of_its_scope():
     assert registry.tags() == []
     assert registry.request("DELETE", "manifests/sha256:" + "0" * 64, scope="delete").status == 202
     assert scopes == ["repository:cache:pull", "repository:cache:delete"]
+
+
+def test_the_report_says_what_was_kept_listed_or_deleted_then_what_could_not_be_done():
+    found = {"kept": ["a", "b"], "unused": ["c", "d"], "deleted": [], "records": ["r"], "lines": ["c is not deleted"]}
+    assert oci.prune_report("reg/cache", found, 1, False) == [
+        "the artifact registry reg/cache keeps 2 tags: what the newest 1 builds of each policy and arch use (1 records)",
+        "unused in the artifact registry reg/cache, listed: c, d", "c is not deleted"]
+    assert oci.prune_report("reg/cache", dict(found, deleted=["d"]), 1, True)[1:3] == [
+        "deleted from the artifact registry reg/cache: d", "unused in the artifact registry reg/cache, not deleted: c"]
+    assert oci.prune_report("reg/cache", dict(found, unused=[], lines=[]), 1, True)[1:] == [
+        "nothing unused in the artifact registry reg/cache"]
