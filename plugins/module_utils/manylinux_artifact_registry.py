@@ -7,8 +7,8 @@ is the sha256 artifact.json records for it (titled by its file name). A pull wri
 the cache, each blob checked by size and digest as it streams, artifact.json last, renamed into place.
 
 Each build records what it uses (`record`): an artifact of RECORD_TYPE tagged
-`<policy>_<arch>-build-<UTC time>-<8 hex of the build id's sha256>`, its config blob (RECORD_CONFIG_TYPE) naming
-the policy, arch, build id, time and the tags of the artifacts and bases the build uses. `prune` keeps what the
+`<policy>_<arch>-build-<UTC time>-<8 hex of the build id's sha256>`, the empty config and one layer (RECORD_LAYER_TYPE)
+naming the policy, arch, build id, time and the tags of the artifacts and bases the build uses. `prune` keeps what the
 last N records of each policy and arch name (and those records) and lists or deletes the other tags of the
 cache's shapes (`CACHE_TAG`); a tag of another shape is never touched.
 """
@@ -29,6 +29,7 @@ from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux
     parse,
 )
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import (
+    OCI_EMPTY,
     OCI_MANIFEST,
     Registry,
     digest_of,
@@ -40,7 +41,7 @@ LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar"
 TITLE = "org.opencontainers.image.title"
 ANNOTATION = "io.github.manylinux-shared.component"
 RECORD_TYPE = "application/vnd.manylinux-shared.build.v1"
-RECORD_CONFIG_TYPE = "application/vnd.manylinux-shared.build.config.v1+json"
+RECORD_LAYER_TYPE = "application/vnd.manylinux-shared.build.v1+json"
 KEY_PREFIX = 20
 TAG_MAX = 128
 # the tags the cache writes: a component's artifact (tag_of), a base (<policy>_<arch>-runtime-base-<16 hex>, as
@@ -204,32 +205,37 @@ def record(client, policy, arch, build_id, tags, created=None):
     bad = [t for t in tags if not re.fullmatch(TAG, t)]
     if bad:
         raise ValueError("not tags: %s" % ", ".join(map(repr, bad)))
-    config = _canonical({"policy": policy, "arch": arch, "build_id": build_id, "created": created,
-                         "tags": sorted(set(tags))})
+    content = _canonical({"policy": policy, "arch": arch, "build_id": build_id, "created": created,
+                          "tags": sorted(set(tags))})
+    # as OCI 1.1 lays out an artifact: the empty config, the content a layer
     manifest = _canonical({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": RECORD_TYPE,
-        "config": {"mediaType": RECORD_CONFIG_TYPE, "digest": digest_of(config), "size": len(config)},
-        "layers": [], "annotations": {"org.opencontainers.image.created": created}})
+        "config": {"mediaType": OCI_EMPTY, "digest": digest_of(b"{}"), "size": 2},
+        "layers": [{"mediaType": RECORD_LAYER_TYPE, "digest": digest_of(content), "size": len(content)}],
+        "annotations": {"org.opencontainers.image.created": created}})
 
     def run():
-        client.put_blob(config)
+        client.put_blob(b"{}")
+        client.put_blob(content)
         client.put_manifest(tag, manifest, OCI_MANIFEST)
         return tag
     return _guarded(run)
 
 
 def read_record(client, tag):
-    """The record at `tag` (its config: policy, arch, build_id, created, tags, and its tag); DamagedError when it
-    is not a build record."""
+    """The record at `tag` (its layer's policy, arch, build_id, created and tags, and its tag); DamagedError when
+    it is not a build record."""
     manifest = _guarded(lambda: client.manifest(tag, accept=OCI_MANIFEST))
     if not isinstance(manifest, dict) or manifest.get("artifactType") != RECORD_TYPE:
         raise DamagedError("it is not a %s" % RECORD_TYPE)
-    config = manifest.get("config") or {}
     try:
-        found = json.loads(_guarded(lambda: client.get_blob(config["digest"], config["size"])).decode())
+        layers = [layer for layer in manifest.get("layers") or [] if layer.get("mediaType") == RECORD_LAYER_TYPE]
+        if len(layers) != 1:
+            raise ValueError("it has no single %s layer" % RECORD_LAYER_TYPE)
+        found = json.loads(_guarded(lambda: client.get_blob(layers[0]["digest"], layers[0]["size"])).decode())
         if not all(isinstance(found.get(k), str) for k in ("policy", "arch", "created")) or not isinstance(
                 found.get("tags"), list):
-            raise ValueError("its config lacks the policy, arch, time or tags")
+            raise ValueError("it lacks the policy, arch, time or tags")
     except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DamagedError(str(exc))
     return dict(found, tag=tag)
