@@ -14,7 +14,7 @@ import uuid
 import pytest
 from conftest import ansible_playbook, docker, extra, free_port, serve_registry, stop_registry
 from test_build_playbook import probe_build
-from test_registry_cache import api, image_of
+from test_registry_cache import RECORD, api, image_of
 
 ROLES = ["probe_a", "probe_b"]
 
@@ -84,7 +84,7 @@ def named(output, what):
 
 
 def records(tags):
-    return sorted(t for t in tags if re.fullmatch(r"manylinux_2_31_x86_64-build-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}", t))
+    return sorted(t for t in tags if re.fullmatch(RECORD, t))
 
 
 def test_each_build_records_what_it_uses(two_builds):
