@@ -10,13 +10,13 @@ short_description: Pull component artifacts from an OCI registry into the artifa
 description:
   - Runs on the controller. Each artifact is an OCI artifact of O(registry) tagged C(<name>-<key prefix>) (docs/DESIGN.md,
     "The artifact cache"), its tar files as layers and its artifact.json as the config blob.
-  - C(state=checked) only checks O(registry) (host[:port]/repository) and fails naming the rule it breaks.
+  - C(state=checked) only checks O(registry) (host[:port]/repository) and O(keep) and fails naming the rule broken.
   - C(state=pulled) fetches the artifact of each of O(components) into O(cache_dir) (a partial directory renamed into
     place), every blob checked by size and digest. A registry that is down or refuses the credentials, a missing tag
     or a damaged blob never fails the task; C(msg) says so in one line each, and those components build here.
   - C(state=pushed) pushes the artifact directory O(artifact) unless its tag is there; a failure is C(msg), not an error.
   - C(state=recorded) pushes the record of a build (O(policy), O(arch), O(build_id)), an OCI artifact tagged
-    C(<policy>_<arch>-build-<UTC time>-<8 hex>) whose config names the tags of O(components) and O(tags) (the bases)
+    C(<policy>_<arch>-build-<UTC time>-<8 hex>) whose one layer names the tags of O(components) and O(tags) (the bases)
     with the time; a failure is C(msg), not an error.
   - C(state=pruned) keeps the tags the newest O(keep) records of each policy and arch name (and those records) and
     lists the other tags of the cache's shapes (artifacts, bases, records), or with O(delete) deletes their manifests
