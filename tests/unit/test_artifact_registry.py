@@ -423,3 +423,12 @@ def test_the_report_says_what_was_kept_listed_or_deleted_then_what_could_not_be_
         "deleted from the artifact registry reg/cache: d", "unused in the artifact registry reg/cache, not deleted: c"]
     assert oci.prune_report("reg/cache", dict(found, unused=[], lines=[]), 1, True)[1:] == [
         "nothing unused in the artifact registry reg/cache"]
+
+
+def test_prune_with_refused_credentials_raises_its_reason(tmp_path):
+    fake = FakeRegistry()
+    two_builds(tmp_path, fake)
+    with pytest.raises(oci.ArtifactRegistryError, match="refused") as raised:
+        oci.prune(client(fake, ("u", "wrong")), 1, delete=True)
+    assert "wrong" not in str(raised.value)
+    assert not [m for m, _ in fake.seen if m == "DELETE"]
