@@ -9,6 +9,7 @@ repository: it finds none of the engine's containers or cache images, only the r
 import base64
 import json
 import re
+import urllib.request
 import uuid
 
 import pytest
@@ -63,6 +64,15 @@ def logged_in(env, registry):
         json.dump(found, handle)
 
 
+def blob(builds, digest):
+    registry = builds["registry"]
+    auth = base64.b64encode(("%s:%s" % (registry["user"], registry["password"])).encode()).decode()
+    request = urllib.request.Request("http://%s/v2/%s/blobs/%s" % (registry["address"], builds["repository"], digest),
+                                     headers={"Authorization": "Basic " + auth})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
 def tags_of(builds):
     return sorted(api(builds["registry"], builds["repository"] + "/tags/list")["tags"])
 
@@ -94,6 +104,13 @@ def test_each_build_records_what_it_uses(two_builds):
     assert len(records(tags)) == 2
     manifest = api(two_builds["registry"], "%s/manifests/%s" % (two_builds["repository"], records(tags)[1]))
     assert manifest["artifactType"] == "application/vnd.manylinux-shared.build.v1"
+    # the second build's: its components' artifacts and its bases
+    record = blob(two_builds, manifest["layers"][0]["digest"])
+    assert (record["policy"], record["arch"]) == ("manylinux_2_31", "x86_64")
+    bases = [t for t in record["tags"] if t not in second]
+    assert sorted(set(record["tags"]) - set(bases)) == second
+    assert [re.sub("-[0-9a-f]{16}$", "", t) for t in bases] == [
+        "manylinux_2_31_x86_64-build-base", "manylinux_2_31_x86_64-runtime-base"]
 
 
 def test_a_prune_lists_what_the_last_build_did_not_use(two_builds, tmp_path):
