@@ -5,6 +5,12 @@ An artifact `<cache>/<name>-<key prefix>/` is the manifest tagged the same (`tag
 ARTIFACT_TYPE, artifact.json as its config blob (CONFIG_TYPE, the very bytes), each tar file a layer whose digest
 is the sha256 artifact.json records for it (titled by its file name). A pull writes into a partial directory of
 the cache, each blob checked by size and digest as it streams, artifact.json last, renamed into place.
+
+Each build records what it uses (`record`): an artifact of RECORD_TYPE tagged
+`<policy>_<arch>-build-<UTC time>-<8 hex of the build id's sha256>`, the empty config and one layer (RECORD_LAYER_TYPE)
+naming the policy, arch, build id, time and the tags of the artifacts and bases the build uses. `prune` keeps what the
+last N records of each policy and arch name (and those records) and lists or deletes the other tags of the
+cache's shapes (`CACHE_TAG`); a tag of another shape is never touched.
 """
 
 import hashlib
@@ -13,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import urllib.error
 
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_docker import place_artifact
@@ -22,6 +29,7 @@ from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux
     parse,
 )
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_registry import (
+    OCI_EMPTY,
     OCI_MANIFEST,
     Registry,
     digest_of,
@@ -32,8 +40,14 @@ CONFIG_TYPE = "application/vnd.manylinux-shared.component.config.v1+json"
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar"
 TITLE = "org.opencontainers.image.title"
 ANNOTATION = "io.github.manylinux-shared.component"
+RECORD_TYPE = "application/vnd.manylinux-shared.build.v1"
+RECORD_LAYER_TYPE = "application/vnd.manylinux-shared.build.v1+json"
 KEY_PREFIX = 20
 TAG_MAX = 128
+# the tags the cache writes: a component's artifact (tag_of), a base (<policy>_<arch>-runtime-base-<16 hex>, as
+# build_cache_repository tags it) and a build's record (record_tag)
+RECORD_TAG = r".+-build-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}"
+CACHE_TAG = re.compile(r".+-[0-9a-f]{%d}|.+-(runtime|build)-base-[0-9a-f]{16}|%s" % (KEY_PREFIX, RECORD_TAG))
 RULE = "host[:port]/repository (lowercase path components, no tag or digest), e.g. ghcr.io/<owner>/manylinux-shared-cache"
 
 
@@ -172,6 +186,152 @@ def client_for(registry, username="", password="", insecure=False, timeout=60, o
     """The Registry client of a build_artifact_registry value and its credentials."""
     host, repository = split_registry(registry)
     return Registry(host, repository, username, password, insecure, timeout, opener)
+
+
+def record_tag(policy, arch, build_id, created):
+    """The tag of a build's record: `<policy>_<arch>-build-<created, compact>-<8 hex of the build id's sha256>`."""
+    tag = "%s_%s-build-%s-%s" % (policy, arch, re.sub(r"[-:]", "", created),
+                                 hashlib.sha256(build_id.encode()).hexdigest()[:8])
+    if not re.fullmatch(TAG, tag) or not re.fullmatch(RECORD_TAG, tag):
+        raise ValueError("policy %r and arch %r give no valid record tag (created %r must be YYYY-MM-DDTHH:MM:SSZ)"
+                         % (policy, arch, created))
+    return tag
+
+
+def record(client, policy, arch, build_id, tags, created=None):
+    """Push the record of a build that uses `tags` (of artifacts and bases of the repository); its tag."""
+    created = created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    tag = record_tag(policy, arch, build_id, created)
+    bad = [t for t in tags if not re.fullmatch(TAG, t)]
+    if bad:
+        raise ValueError("not tags: %s" % ", ".join(map(repr, bad)))
+    content = _canonical({"policy": policy, "arch": arch, "build_id": build_id, "created": created,
+                          "tags": sorted(set(tags))})
+    # as OCI 1.1 lays out an artifact: the empty config, the content a layer
+    manifest = _canonical({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": RECORD_TYPE,
+        "config": {"mediaType": OCI_EMPTY, "digest": digest_of(b"{}"), "size": 2},
+        "layers": [{"mediaType": RECORD_LAYER_TYPE, "digest": digest_of(content), "size": len(content)}],
+        "annotations": {"org.opencontainers.image.created": created}})
+
+    def run():
+        client.put_blob(b"{}")
+        client.put_blob(content)
+        client.put_manifest(tag, manifest, OCI_MANIFEST)
+        return tag
+    return _guarded(run)
+
+
+def read_record(client, tag):
+    """The record at `tag` (its layer's policy, arch, build_id, created and tags, and its tag); DamagedError when
+    it is not a build record."""
+    manifest = _guarded(lambda: client.manifest(tag, accept=OCI_MANIFEST))
+    if not isinstance(manifest, dict) or manifest.get("artifactType") != RECORD_TYPE:
+        raise DamagedError("it is not a %s" % RECORD_TYPE)
+    try:
+        layers = [layer for layer in manifest.get("layers") or [] if layer.get("mediaType") == RECORD_LAYER_TYPE]
+        if len(layers) != 1:
+            raise ValueError("it has no single %s layer" % RECORD_LAYER_TYPE)
+        found = json.loads(_guarded(lambda: client.get_blob(layers[0]["digest"], layers[0]["size"])).decode())
+        if not all(isinstance(found.get(k), str) for k in ("policy", "arch", "created")) or not isinstance(
+                found.get("tags"), list):
+            raise ValueError("it lacks the policy, arch, time or tags")
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DamagedError(str(exc))
+    return dict(found, tag=tag)
+
+
+def kept_and_unused(tags, records, keep):
+    """(kept, unused) of the repository's `tags`: kept, the tags the newest `keep` of `records` (each with policy,
+    arch, created, tags, tag) of each policy and arch name, and those records; unused, the other tags of the cache's
+    shapes (CACHE_TAG). Tags of other shapes are in neither."""
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        raise ValueError("keep=%r is not a number of builds (1 or more)" % (keep,))
+    newest = {}
+    for found in sorted(records, key=lambda r: (r["created"], r["tag"]), reverse=True):
+        newest.setdefault((found["policy"], found["arch"]), [])
+        if len(newest[(found["policy"], found["arch"])]) < keep:
+            newest[(found["policy"], found["arch"])].append(found)
+    used = set()
+    for group in newest.values():
+        for found in group:
+            used.add(found["tag"])
+            used.update(found["tags"])
+    cache = sorted(t for t in tags if CACHE_TAG.fullmatch(t))
+    return [t for t in cache if t in used], [t for t in cache if t not in used]
+
+
+def _deleted(client, unused, kept):
+    """Delete the manifests of the `unused` tags by digest (DELETE /v2/<repository>/manifests/<digest>), never one
+    a `kept` tag names too; (tags deleted, lines). A registry that refuses deletes ends them in one line."""
+    def digests(tags):
+        return {tag: _guarded(lambda: client.manifest_digest(tag)) for tag in tags}
+    kept_digests = set(digests(kept).values())
+    by_digest, lines, deleted = {}, [], []
+    for tag, digest in sorted(digests(unused).items()):
+        if digest in kept_digests:
+            lines.append("%s is not deleted: its manifest is a kept tag's too" % tag)
+        elif digest is not None:
+            by_digest.setdefault(digest, []).append(tag)
+    for digest, tags in sorted(by_digest.items(), key=lambda item: item[1]):
+        response = _guarded(lambda: client.request("DELETE", "manifests/" + digest, scope="delete"))
+        if response.status in (200, 202, 404):
+            deleted.extend(tags)
+            continue
+        answer = response.body[:200].decode(errors="replace").strip()
+        if response.status == 405 or "UNSUPPORTED" in answer:
+            why = "refuses deletes (HTTP %d %s)" % (response.status, answer)
+        elif response.status in (401, 403):
+            why = "refuses the credentials a delete needs (HTTP %d %s)" % (response.status, answer)
+        else:
+            why = "answered HTTP %d %s to a delete" % (response.status, answer)
+        lines.append("the artifact registry %s/%s %s: the unused tags are listed, not deleted"
+                     % (client.base, client.repository, why))
+        break
+    return sorted(deleted), lines
+
+
+def prune(client, keep, delete=False):
+    """What the registry keeps (what the last `keep` builds of each policy and arch used) and the other tags of
+    the cache's shapes, deleted when `delete`: {kept, unused, deleted, records, lines}. A record that cannot be read
+    is one line and left alone; with no record at all, nothing is deleted (nothing says what the builds use).
+    ArtifactRegistryError or RuntimeError when the registry is down, refuses or answers an error."""
+    kept_and_unused([], [], keep)
+    tags = _guarded(client.tags)
+    records, lines, unreadable = [], [], []
+    for tag in tags:
+        if re.fullmatch(RECORD_TAG, tag):
+            try:
+                records.append(read_record(client, tag))
+            except DamagedError as exc:
+                unreadable.append(tag)
+                lines.append("the build record %s is left alone: %s" % (tag, exc))
+    kept, unused = kept_and_unused([t for t in tags if t not in unreadable], records, keep)
+    deleted = []
+    if delete and not records:
+        lines.append("no build recorded what it uses in the artifact registry %s/%s: nothing is deleted"
+                     % (client.base, client.repository))
+    elif delete and unused:
+        deleted, more = _deleted(client, unused, kept)
+        lines.extend(more)
+    return {"kept": kept, "unused": unused, "deleted": deleted, "records": sorted(r["tag"] for r in records),
+            "lines": lines}
+
+
+def prune_report(where, found, keep, delete):
+    """The lines that say what `prune` (its answer `found`) kept, listed or deleted in the registry `where`, then
+    what it could not do."""
+    lines = ["the artifact registry %s keeps %d tags: what the newest %d builds of each policy and arch use (%d "
+             "records)" % (where, len(found["kept"]), keep, len(found["records"]))]
+    left = [t for t in found["unused"] if t not in found["deleted"]]
+    if found["deleted"]:
+        lines.append("deleted from the artifact registry %s: %s" % (where, ", ".join(found["deleted"])))
+    if left:
+        lines.append("unused in the artifact registry %s, %s: %s" % (where, "not deleted" if delete else "listed",
+                                                                      ", ".join(left)))
+    if not found["unused"]:
+        lines.append("nothing unused in the artifact registry %s" % where)
+    return lines + found["lines"]
 
 
 def pull_missing(client, cache_dir, components):

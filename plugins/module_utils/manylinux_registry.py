@@ -121,7 +121,8 @@ class Registry:
             except urllib.error.HTTPError as error:
                 if error.code in REDIRECTS and error.headers.get("Location") and method in ("GET", "HEAD"):
                     return self._redirected(method, urllib.parse.urljoin(url, error.headers["Location"]), sink)
-                if error.code != 401 or self.authorization:
+                # a Bearer token is for the scope it was asked with: a push or a delete after a pull asks anew
+                if error.code != 401 or (self.authorization and not self.authorization.startswith("Bearer ")):
                     return Response(error.code, error.headers, error.read())
                 scheme, params = _challenge(error.headers.get("WWW-Authenticate"))
                 if scheme == "basic":
@@ -149,11 +150,16 @@ class Registry:
         return response
 
     def tags(self):
-        """The repository's tags ([] when the registry does not know it)."""
-        response = self.request("GET", "tags/list", headers={"Accept": "application/json"})
-        if response.status == 404:
-            return []
-        return sorted(self.check(response, "tags of " + self.repository).json().get("tags") or [])
+        """The repository's tags ([] when the registry does not know it), every page (the Link header's next)."""
+        found, path = [], "tags/list"
+        while path:
+            response = self.request("GET", path, headers={"Accept": "application/json"})
+            if response.status == 404:
+                return sorted(found)
+            found.extend(self.check(response, "tags of " + self.repository).json().get("tags") or [])
+            link = re.match(r'\s*<([^>]+)>\s*;\s*rel="?next"?', (response.headers or {}).get("Link") or "")
+            path = urllib.parse.urljoin(self.base + "/", link.group(1)) if link else None
+        return sorted(found)
 
     def descriptor(self, reference):
         """The descriptor (mediaType, digest, size) of the manifest at a tag or digest; None if there is none."""

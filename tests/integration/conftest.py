@@ -99,34 +99,49 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def serve_registry(work, delete=False):
+    """Debian's docker-registry on a free port of 127.0.0.1, storing in `work`/data, with one htpasswd user
+    (made once per `work`), deletes allowed when `delete`: (process, {address, user, password, data})."""
+    for tool in ("docker-registry", "htpasswd"):
+        if not shutil.which(tool):
+            pytest.fail("%s is missing: scripts/test installs docker-registry and apache2-utils" % tool)
+    if not (work / "password").exists():
+        password = uuid.uuid4().hex
+        htpasswd = subprocess.run(["htpasswd", "-Bbn", "publisher", password], check=True, capture_output=True,
+                                  text=True)
+        (work / "htpasswd").write_text(htpasswd.stdout)
+        (work / "password").write_text(password)
+    port = free_port()
+    (work / "config.yml").write_text(
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: %s\n"
+        "http:\n  addr: 127.0.0.1:%d\nauth:\n  htpasswd:\n    realm: test\n    path: %s\n"
+        % (work / "data", "true" if delete else "false", port, work / "htpasswd"))
+    proc = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")],
+                            stdout=open(work / "log", "a"), stderr=subprocess.STDOUT)
+    address = "127.0.0.1:%d" % port
+    for _ in range(50):
+        try:
+            urllib.request.urlopen("http://%s/v2/" % address, timeout=1)
+        except urllib.error.HTTPError:
+            break  # 401: up, and asking for credentials
+        except OSError:
+            time.sleep(0.2)
+    return proc, {"address": address, "user": "publisher", "password": (work / "password").read_text(),
+                  "data": str(work / "data")}
+
+
+def stop_registry(proc, address):
+    proc.terminate()
+    proc.wait(timeout=10)
+    docker("logout", address)
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """A real registry on 127.0.0.1 (Debian's docker-registry) with one htpasswd user; stopped after the module
     that uses it (test_multiarch's publish, test_base_pins)."""
-    for tool in ("docker-registry", "htpasswd"):
-        if not shutil.which(tool):
-            pytest.fail("%s is missing: scripts/test installs docker-registry and apache2-utils" % tool)
-    work = tmp_path_factory.mktemp("registry")
-    user, password = "publisher", uuid.uuid4().hex
-    htpasswd = subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True, text=True)
-    (work / "htpasswd").write_text(htpasswd.stdout)
-    port = free_port()
-    (work / "config.yml").write_text(
-        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%d\n"
-        "auth:\n  htpasswd:\n    realm: test\n    path: %s\n" % (work / "data", port, work / "htpasswd"))
-    proc = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")],
-                            stdout=open(work / "log", "w"), stderr=subprocess.STDOUT)
-    address = "127.0.0.1:%d" % port
+    proc, found = serve_registry(tmp_path_factory.mktemp("registry"))
     try:
-        for _ in range(50):
-            try:
-                urllib.request.urlopen("http://%s/v2/" % address, timeout=1)
-            except urllib.error.HTTPError:
-                break  # 401: up, and asking for credentials
-            except OSError:
-                time.sleep(0.2)
-        yield {"address": address, "user": user, "password": password, "data": str(work / "data")}
+        yield found
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        docker("logout", address)
+        stop_registry(proc, found["address"])

@@ -43,7 +43,7 @@ class FakeRegistry:
 
     def __init__(self, user=("u", "p")):
         self.blobs, self.manifests, self.user, self.seen = {}, {}, user, []
-        self.uploads, self.redirect = 0, False
+        self.uploads, self.redirect, self.deletes = 0, False, True
 
     def __call__(self, request, timeout=None):
         url = urllib.parse.urlparse(request.full_url)
@@ -69,7 +69,18 @@ class FakeRegistry:
             self.blobs[digest] = data
             self.uploads += 1
             return Answer(201, {}, b"")
+        if path == "tags/list":
+            tags = sorted(t for t in self.manifests if not t.startswith("sha256:"))
+            return Answer(200, {}, json.dumps({"name": "cache", "tags": tags}).encode())
         kind, _, reference = path.partition("/")
+        if method == "DELETE":
+            if not self.deletes:
+                raise urllib.error.HTTPError(request.full_url, 405, "no", {}, io.BytesIO(
+                    b'{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}'))
+            body = self.manifests[reference]
+            for name in [n for n, b in self.manifests.items() if b == body]:
+                del self.manifests[name]
+            return Answer(202, {}, b"")
         store = self.blobs if kind == "blobs" else self.manifests
         if method == "PUT":
             store[reference] = store[registry_client.digest_of(data)] = data
@@ -248,3 +259,176 @@ def test_a_blob_the_registry_sends_elsewhere_is_fetched_there_without_the_creden
     assert oci.pull_missing(client(fake), str(tmp_path / "b"), [("openssl", KEY)]) == (["openssl"], [], True)
     assert len([path for method, path in fake.seen if path.startswith("/sha256:")]) == 3, "config and two layers"
     assert (tmp_path / "b" / directory.name / "image.tar").read_bytes() == (directory / "image.tar").read_bytes()
+
+
+# --- the record of a build, and the prune ------------------------------------------
+
+def record_of(tag, policy="manylinux_2_31", arch="x86_64", created="2026-12-01T10:00:00Z", tags=()):
+    return {"tag": tag, "policy": policy, "arch": arch, "created": created, "tags": list(tags)}
+
+
+def base(kind, n):
+    return "manylinux_2_31_x86_64-%s-base-%s" % (kind, ("%x" % n) * 16)
+
+
+def test_the_newest_builds_of_each_policy_and_arch_keep_what_they_used():
+    a1, a2, b1 = oci.tag_of("a", "1" * 64), oci.tag_of("a", "2" * 64), oci.tag_of("b", "1" * 64)
+    old = record_of("manylinux_2_31_x86_64-build-20261201T100000Z-00000001", tags=[a1, b1, base("runtime", 1)])
+    new = record_of("manylinux_2_31_x86_64-build-20261202T100000Z-00000002", created="2026-12-02T10:00:00Z",
+                    tags=[a2, b1, base("runtime", 2)])
+    # another arch's last build is older than both and still keeps what it used
+    other = record_of("manylinux_2_31_aarch64-build-20261101T100000Z-00000003", arch="aarch64",
+                      created="2026-11-01T10:00:00Z", tags=[a1])
+    tags = [a1, a2, b1, base("runtime", 1), base("runtime", 2), base("build", 3), "latest", "probe-a-notakey",
+            old["tag"], new["tag"], other["tag"]]
+    kept, unused = oci.kept_and_unused(tags, [old, new, other], 1)
+    assert kept == sorted([a1, a2, b1, base("runtime", 2), new["tag"], other["tag"]])
+    # what no newest build used, and the older record; tags of other shapes are neither
+    assert unused == sorted([base("runtime", 1), base("build", 3), old["tag"]])
+    kept, unused = oci.kept_and_unused(tags, [old, new, other], 2)
+    assert unused == [base("build", 3)]
+    # nothing recorded: everything of the cache's shapes is unused
+    assert oci.kept_and_unused(tags, [], 1)[0] == []
+
+
+@pytest.mark.parametrize("keep", [0, -1, "1", True, None])
+def test_keep_is_a_number_of_builds(keep):
+    with pytest.raises(ValueError, match="number of builds"):
+        oci.kept_and_unused([], [], keep)
+
+
+def test_a_record_is_tagged_by_target_time_and_build_and_reads_back():
+    tag = oci.record_tag("manylinux_2_31", "x86_64", "b1", "2026-12-04T05:06:07Z")
+    assert tag == "manylinux_2_31_x86_64-build-20261204T050607Z-" + hashlib.sha256(b"b1").hexdigest()[:8]
+    assert oci.CACHE_TAG.fullmatch(tag)
+    with pytest.raises(ValueError, match="no valid record tag"):
+        oci.record_tag("manylinux_2_31", "x86_64", "b1", "yesterday")
+    fake = FakeRegistry()
+    assert oci.record(client(fake), "manylinux_2_31", "x86_64", "b1", ["openssl-" + KEY[:20]],
+                      created="2026-12-04T05:06:07Z") == tag
+    found = oci.read_record(client(fake), tag)
+    assert found == {"tag": tag, "policy": "manylinux_2_31", "arch": "x86_64", "build_id": "b1",
+                     "created": "2026-12-04T05:06:07Z", "tags": ["openssl-" + KEY[:20]]}
+    # a tag of a record's shape that is something else
+    fake.manifests[tag] = fake.manifests["openssl-x"] = json.dumps({"schemaVersion": 2, "layers": []}).encode()
+    with pytest.raises(oci.DamagedError, match=oci.RECORD_TYPE):
+        oci.read_record(client(fake), tag)
+
+
+def two_builds(tmp_path, fake):
+    """Two builds of one policy and arch: probe-a at two keys, probe-b at one, each build's record; the tags."""
+    keys = {n: hashlib.sha256(n.encode()).hexdigest() for n in ("a1", "a2", "b")}
+    for name, key in (("probe-a", keys["a1"]), ("probe-a", keys["a2"]), ("probe-b", keys["b"])):
+        oci.push(client(fake), str(make_artifact(tmp_path / key, name, key)))
+    first, second = (oci.tag_of("probe-a", keys["a1"]), oci.tag_of("probe-b", keys["b"])), (
+        oci.tag_of("probe-a", keys["a2"]), oci.tag_of("probe-b", keys["b"]))
+    records = [oci.record(client(fake), "manylinux_2_31", "x86_64", build, used, created=created)
+               for build, used, created in (("b1", first, "2026-12-01T10:00:00Z"),
+                                            ("b2", second, "2026-12-02T10:00:00Z"))]
+    return first, second, records
+
+
+def test_prune_lists_what_the_last_build_did_not_use_and_deletes_it_when_asked(tmp_path):
+    fake = FakeRegistry()
+    first, second, records = two_builds(tmp_path, fake)
+    listed = oci.prune(client(fake), 1)
+    assert listed == {"kept": sorted(list(second) + [records[1]]), "unused": sorted([first[0], records[0]]),
+                      "deleted": [], "records": records, "lines": []}
+    assert first[0] in fake.manifests, "a list deletes nothing"
+    deleted = oci.prune(client(fake), 1, delete=True)
+    assert deleted["deleted"] == sorted([first[0], records[0]]) and deleted["lines"] == []
+    assert first[0] not in fake.manifests and records[0] not in fake.manifests
+    assert all(tag in fake.manifests for tag in second)
+    assert oci.prune(client(fake), 1, delete=True)["unused"] == []
+
+
+def test_a_registry_that_refuses_deletes_is_one_line(tmp_path):
+    fake = FakeRegistry()
+    first, _, records = two_builds(tmp_path, fake)
+    fake.deletes = False
+    found = oci.prune(client(fake), 1, delete=True)
+    assert found["deleted"] == [] and found["unused"] == sorted([first[0], records[0]])
+    assert len(found["lines"]) == 1 and "refuses deletes (HTTP 405" in found["lines"][0]
+    assert len([m for m, _ in fake.seen if m == "DELETE"]) == 1, "asked once"
+
+
+def test_without_a_record_nothing_is_deleted_and_a_bad_record_is_left_alone(tmp_path):
+    fake = FakeRegistry()
+    first, second, records = two_builds(tmp_path, fake)
+    for tag in records:
+        fake.manifests[tag] = json.dumps({"schemaVersion": 2, "layers": []}).encode()
+    found = oci.prune(client(fake), 1, delete=True)
+    assert found["deleted"] == [] and found["records"] == []
+    assert found["unused"] == sorted(set(first + second))
+    assert [line.split(":")[0] for line in found["lines"]] == [
+        "the build record %s is left alone" % records[0], "the build record %s is left alone" % records[1],
+        "no build recorded what it uses in the artifact registry http"]
+
+
+def test_a_tag_that_shares_its_manifest_with_a_kept_one_is_not_deleted(tmp_path):
+    fake = FakeRegistry()
+    first, second, _ = two_builds(tmp_path, fake)
+    fake.manifests[first[0]] = fake.manifests[second[0]]
+    found = oci.prune(client(fake), 1, delete=True)
+    assert first[0] not in found["deleted"] and second[0] in fake.manifests
+    assert "%s is not deleted: its manifest is a kept tag's too" % first[0] in found["lines"]
+
+
+def test_prune_of_a_registry_that_is_down_raises_its_reason():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(oci.ArtifactRegistryError, match="down"):
+        oci.prune(oci.client_for("127.0.0.1:%d/cache" % port, insecure=True, timeout=5), 1)
+
+
+def test_the_tag_list_follows_its_pages():
+    pages = {"/v2/cache/tags/list": (["a", "b"], '</v2/cache/tags/list?last=b&n=2>; rel="next"'),
+             "/v2/cache/tags/list?last=b&n=2": (["c"], None)}
+
+    def paged(request, timeout=None):
+        url = urllib.parse.urlparse(request.full_url)
+        tags, link = pages[url.path + ("?" + url.query if url.query else "")]
+        return Answer(200, {"Link": link} if link else {}, json.dumps({"tags": tags}).encode())
+    assert client(paged, None).tags() == ["a", "b", "c"]
+
+
+def test_a_delete_after_a_pull_asks_for_a_token_of_its_scope():
+    """A Bearer token is for the scope it was asked with (ghcr.io, a registry with token auth)."""
+    scopes = []
+
+    def token_registry(request, timeout=None):
+        url = urllib.parse.urlparse(request.full_url)
+        if url.netloc == "auth.example":
+            scope = urllib.parse.parse_qs(url.query)["scope"][0]
+            scopes.append(scope)
+            return Answer(200, {}, json.dumps({"token": scope}).encode())
+        wanted = "repository:cache:delete" if request.get_method() == "DELETE" else "repository:cache:pull"
+        if request.get_header("Authorization") != "Bearer " + wanted:
+            raise urllib.error.HTTPError(request.full_url, 401, "no", {"WWW-Authenticate": (
+                'Bearer realm="https://auth.example/token",service="s",scope="%s"' % wanted)}, io.BytesIO())
+        return Answer(202 if request.get_method() == "DELETE" else 200, {}, json.dumps({"tags": []}).encode())
+    registry = client(token_registry, ("u", "p"))
+    assert registry.tags() == []
+    assert registry.request("DELETE", "manifests/sha256:" + "0" * 64, scope="delete").status == 202
+    assert scopes == ["repository:cache:pull", "repository:cache:delete"]
+
+
+def test_the_report_says_what_was_kept_listed_or_deleted_then_what_could_not_be_done():
+    found = {"kept": ["a", "b"], "unused": ["c", "d"], "deleted": [], "records": ["r"], "lines": ["c is not deleted"]}
+    assert oci.prune_report("reg/cache", found, 1, False) == [
+        "the artifact registry reg/cache keeps 2 tags: what the newest 1 builds of each policy and arch use (1 records)",
+        "unused in the artifact registry reg/cache, listed: c, d", "c is not deleted"]
+    assert oci.prune_report("reg/cache", dict(found, deleted=["d"]), 1, True)[1:3] == [
+        "deleted from the artifact registry reg/cache: d", "unused in the artifact registry reg/cache, not deleted: c"]
+    assert oci.prune_report("reg/cache", dict(found, unused=[], lines=[]), 1, True)[1:] == [
+        "nothing unused in the artifact registry reg/cache"]
+
+
+def test_prune_with_refused_credentials_raises_its_reason(tmp_path):
+    fake = FakeRegistry()
+    two_builds(tmp_path, fake)
+    with pytest.raises(oci.ArtifactRegistryError, match="refused") as raised:
+        oci.prune(client(fake, ("u", "wrong")), 1, delete=True)
+    assert "wrong" not in str(raised.value)
+    assert not [m for m, _ in fake.seen if m == "DELETE"]

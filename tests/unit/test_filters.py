@@ -258,14 +258,37 @@ def test_cache_prune_follows_parents_and_keeps_the_newest_bases():
         {"Id": "old-final", "ParentId": "l3", "Labels": {"p.cache-key": "", "p.policy": "x"}, "RepoTags": []},
         {"Id": "base", "ParentId": "", "Labels": {}, "RepoTags": ["base:latest"]},
     ]
-    assert manylinux_cache_prune(images, "p") == {"remove": ["c:pa-layer-y-3", "c:pa-runtime-base-0"],
-                                                  "artifacts": ["x-1", "y-2"]}
+    assert manylinux_cache_prune(images, "p", "c") == {"remove": ["c:pa-layer-y-3", "c:pa-runtime-base-0"],
+                                                       "artifacts": ["x-1", "y-2"]}
     # a container of a running build keeps its layer and the artifact in it
-    assert manylinux_cache_prune(images, "p", in_use=["l3"]) == {"remove": ["c:pa-runtime-base-0"],
-                                                                 "artifacts": ["x-1", "y-2", "y-3"]}
+    assert manylinux_cache_prune(images, "p", "c", in_use=["l3"]) == {"remove": ["c:pa-runtime-base-0"],
+                                                                      "artifacts": ["x-1", "y-2", "y-3"]}
     # without the final image, only the newest bases stay
-    assert manylinux_cache_prune([i for i in images if i["Id"] != "final"], "p")["remove"] == \
+    assert manylinux_cache_prune([i for i in images if i["Id"] != "final"], "p", "c")["remove"] == \
         ["c:pa-layer-x-1", "c:pa-layer-y-2", "c:pa-layer-y-3", "c:pa-runtime-base-0"]
+
+
+def test_cache_prune_removes_only_the_cache_images_of_its_repository():
+    from manylinux_cache_images import manylinux_cache_prune
+    kind = "p.cache-kind"
+
+    def layer(image_id, parent, tags):
+        return {"Id": image_id, "ParentId": parent, "Labels": {"p.cache-key": image_id, kind: "layer"}, "RepoTags": tags}
+    images = [
+        {"Id": "base", "ParentId": "", "Labels": {}, "RepoTags": ["base:latest"]},
+        layer("ours", "base", ["c:pa-layer-x-1"]),
+        layer("ours-untagged", "ours", []),
+        # another build's (or a test's) repository: unused too, and not prune's to remove
+        layer("theirs", "base", ["itest/other:pa-layer-x-1"]),
+        layer("theirs-untagged", "theirs", ["<none>:<none>"]),
+        # an untagged cache image on no cache image: of no known repository
+        layer("nobodys", "base", []),
+        # tagged in both: only its tag here goes
+        layer("both", "base", ["c:pa-layer-z-1", "itest/other:pa-layer-z-1"]),
+    ]
+    assert manylinux_cache_prune(images, "p", "c")["remove"] == ["c:pa-layer-x-1", "c:pa-layer-z-1", "ours-untagged"]
+    assert manylinux_cache_prune(images, "p", "itest/other")["remove"] == [
+        "itest/other:pa-layer-x-1", "itest/other:pa-layer-z-1", "theirs-untagged"]
 
 
 @pytest.mark.parametrize("version, free_threading, expected", [
