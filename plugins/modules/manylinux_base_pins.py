@@ -106,11 +106,8 @@ summary:
   returned: success
 """
 
-import io
 import os
 import re
-import stat
-import tempfile
 import urllib.error
 
 import yaml
@@ -125,27 +122,19 @@ from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux
     credentials_for,
 )
 
-try:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError as RoundTripError
-except ImportError:  # pragma: no cover - the controller venv has it (requirements.txt)
-    YAML, RoundTripError = None, yaml.YAMLError
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_yaml_edit import (
+    EditError,
+    dump,
+    load,
+    same_style,
+    write_atomically,
+)
 
 TABLE = "build_policy_table"
 
 
 class PinError(Exception):
     pass
-
-
-def _yaml():
-    if YAML is None:  # pragma: no cover - the controller venv has it (requirements.txt)
-        raise PinError("the Python package ruamel.yaml is needed (run with the project's .venv)")
-    round_trip = YAML()
-    round_trip.preserve_quotes = True
-    round_trip.width = 4096
-    round_trip.indent(mapping=2, sequence=4, offset=2)
-    return round_trip
 
 
 def base_entries(table):
@@ -248,22 +237,11 @@ def rewrite(path, text, data, pins, round_trip, move):
     for pin in pins:
         table = expected[TABLE][pin["policy"]]
         (table["arches"][pin["arch"]] if pin["arch"] else table)["base_image"] = pin["pinned"]
-        old = pin["holder"]["base_image"]
-        # the same scalar style (plain, or the quotes it had)
-        pin["holder"]["base_image"] = type(old)(pin["pinned"]) if type(old) is not str else pin["pinned"]
-    out = io.StringIO()
-    round_trip.dump(data, out)
-    if yaml.safe_load(out.getvalue()) != expected:
+        pin["holder"]["base_image"] = same_style(pin["holder"]["base_image"], pin["pinned"])
+    out = dump(round_trip, data)
+    if yaml.safe_load(out) != expected:
         raise PinError("nothing was rewritten: the YAML round trip of %s would change more than the pins" % path)
-    fd, tmp = tempfile.mkstemp(prefix=".base-pins-", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(out.getvalue())
-        os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomically(path, out, move)
 
 
 def summary(pins, check_mode):
@@ -282,15 +260,15 @@ def summary(pins, check_mode):
 
 def run(params, check_mode, resolve=None, move=os.replace):
     """The module's work: its result, or PinError with nothing written."""
-    round_trip = _yaml()
     path = params["policies_file"]
     try:
         with open(path) as handle:
             text = handle.read()
-        data = round_trip.load(text)
-        round_trip.explicit_start = text.lstrip().startswith("---")
-    except (OSError, ValueError, RoundTripError) as exc:
+        round_trip, data = load(text, "the policy table %s" % path)
+    except OSError as exc:
         raise PinError("cannot read the policy table %s: %s" % (path, exc))
+    except EditError as exc:
+        raise PinError(str(exc))
     pins = plan((data or {}).get(TABLE) if isinstance(data, dict) else None, params,
                 resolve or registry_resolver(params))
     changed = [pin for pin in pins if pin["status"] in ("pinned", "moved")]

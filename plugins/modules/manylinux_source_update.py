@@ -37,8 +37,11 @@ description:
     the upstream release it could move to. An entry whose version or key an override file names
     otherwise (tests/offline.yml lists interpreters it has tarballs of) stays in the table, and the
     new entry is added after it. Every other moved entry is replaced.
-  - The lines of O(references) that name a moved entry's version (role defaults) are rewritten too,
+  - The values at O(references) that name a moved entry's version (role defaults) are set too,
     so that the source keys the roles use stay declared.
+  - The source table and the references are edited as YAML data (ruamel.yaml's round trip, module_utils
+    manylinux_yaml_edit), so comments, order and quoting stay, and a file is written only when reading it
+    back gives its old data with just those values changed.
   - Check mode only reports. Otherwise every file is rewritten only when every download and check
     passed, each through a temporary file renamed over it, so a failure leaves every file as it was.
   - Bad options fail before any request, naming the rule and the choices. An upstream that cannot
@@ -87,8 +90,9 @@ options:
     default: []
   references:
     description:
-      - Lines naming the version of a source, rewritten when it moves. Each has C(name) (the source
-        name), C(file) and C(line), a regular expression with C({version}) matching the whole line.
+      - Values naming the version of a source, set when it moves. Each has C(name) (the source name),
+        C(file) (a YAML file) and C(path), the keys to the value joined by C(.), C(*) standing for every
+        item of a list or mapping (C(interpreters_versions.*.version)).
     type: list
     elements: dict
     default: []
@@ -167,8 +171,20 @@ import re
 import shutil
 import tempfile
 
+import yaml
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_yaml_edit import (
+    EditError,
+    dump,
+    load,
+    plain_copy,
+    rename_key,
+    same_style,
+    set_values,
+    write_atomically,
+)
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_pins import (
     PinError, hashes, index_files, kinds_of, newest_in_series, parse_requirements, pin_digests, releases,
     render_pin, render_requirements)
@@ -223,8 +239,9 @@ def option_errors(params):
     if params["requirement_files"] and not upstreams.get("pypi"):
         errors.append("requirement_files need upstreams.pypi, the simple index's base URL")
     for ref in params["references"]:
-        if not all(ref.get(f) for f in ("name", "file", "line")) or "{version}" not in str(ref.get("line")):
-            errors.append("references: %r needs name, file and line (a regular expression with {version})" % (ref,))
+        if not all(ref.get(f) for f in ("name", "file", "path")):
+            errors.append("references: %r needs name, file and path (keys joined by '.', '*' for every item)"
+                          % (ref,))
     errors.extend("requirement_files: %s matches no file" % p for p in params["requirement_files"]
                   if "*" in p and not glob.glob(p))
     paths = [params["sources_file"]] + [p for p in params["requirement_files"] if "*" not in p]
@@ -237,53 +254,29 @@ def option_errors(params):
 # ---------------------------------------------------------------- the source table
 
 
-def table_entries(text):
-    """{key: (first line, end line, fields)} of the build_sources block, line-based (comments stay)."""
-    lines = text.split("\n")
-    entries, inside, key = {}, False, None
-    for number, line in enumerate(lines):
-        if re.match(r"^build_sources:\s*$", line):
-            inside = True
-            continue
-        if not inside:
-            continue
-        if line and not line.startswith(" ") and not line.startswith("#"):
-            break
-        match = re.match(r"^  ([A-Za-z0-9][A-Za-z0-9._+-]*):\s*$", line)
-        if match:
-            key = match.group(1)
-            entries[key] = [number, number + 1, {}]
-            continue
-        field = re.match(r"^    ([a-z0-9_]+):\s*(.*?)\s*$", line)
-        if field and key:
-            entries[key][1] = number + 1
-            entries[key][2][field.group(1)] = field.group(2)
-        elif line.strip() and not line.startswith("    "):
-            key = None
-    return lines, entries
+TABLE_KEY = "build_sources"
 
 
-def unquote(value):
-    return value[1:-1] if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"" else value
+def table_entries(text, path):
+    """(round trip, data, {key: entry}) of the build_sources table; UpdateError when it is not one."""
+    try:
+        handle, data = load(text, path)
+    except EditError as exc:
+        raise UpdateError(str(exc))
+    table = data.get(TABLE_KEY) if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        raise UpdateError("%s has no %s mapping" % (path, TABLE_KEY))
+    return handle, data, {key: entry for key, entry in table.items() if isinstance(entry, dict)}
 
 
-def new_block(lines, first, end, old_key, new):
-    """The entry's lines with key, version, file, url and sha256 set to `new`'s."""
-    out = []
-    for line in lines[first:end]:
-        if line.strip() == "%s:" % old_key:
-            out.append("  %s:" % new["new_key"])
-            continue
-        field = re.match(r"^(    ([a-z0-9_]+):\s*)(.*?)\s*$", line)
-        if field and field.group(2) in ("version", "file", "url", "sha256"):
-            old = field.group(3)
-            value = new[field.group(2)]
-            if old[:1] in "'\"" and old[:1]:
-                value = old[0] + value + old[0]
-            out.append(field.group(1) + value)
+def moved_entry(old, new):
+    """The entry with version, file, url and sha256 set to `new`'s, each in the style it had."""
+    for field in ("version", "file", "url", "sha256"):
+        if field in old:
+            old[field] = same_style(old[field], new[field])
         else:
-            out.append(line)
-    return out
+            old[field] = new[field]
+    return old
 
 
 # ---------------------------------------------------------------- planning
@@ -302,18 +295,18 @@ def held_keys(override_files):
 
 
 def plan_sources(params, text):
-    lines, entries = table_entries(text)
+    handle, data, entries = table_entries(text, params["sources_file"])
     held, override_texts = held_keys(params["override_files"])
     newest_of = {}
-    for key, (_, _, fields) in entries.items():
-        name, version = unquote(fields.get("name", "")), unquote(fields.get("version", ""))
+    for key, fields in entries.items():
+        name, version = str(fields.get("name", "")), str(fields.get("version", ""))
         if name in params["components"] and FINAL.match(version):
             group = (name, series(version))
             if group not in newest_of or vkey(version) > vkey(newest_of[group][1]):
                 newest_of[group] = (key, version)
     cache, plan = {}, []
-    for key, (_, _, fields) in entries.items():
-        name, version = unquote(fields.get("name", "")), unquote(fields.get("version", ""))
+    for key, fields in entries.items():
+        name, version = str(fields.get("name", "")), str(fields.get("version", ""))
         if name not in params["components"]:
             continue
         item = {"key": key, "name": name, "version": version, "newest": None}
@@ -357,7 +350,7 @@ def plan_sources(params, text):
                     url=release["url"], release=release, kept=kept,
                     reason=("kept for %s; %s added after it" % (", ".join(kept), new_key)) if kept else
                     "replaced by %s" % new_key)
-    return lines, entries, plan
+    return handle, data, plan
 
 
 def requirement_paths(patterns):
@@ -400,39 +393,64 @@ def plan_requirements(params):
     return out
 
 
-def rewrite_references(params, updates):
-    """{path: new text} of the reference files that name a moved version."""
-    texts = {}
+def rewrite_table(path, text, handle, data, updates):
+    """The source table's new text: each moved entry renamed in place, or a new one after it when kept."""
+    expected = yaml.safe_load(text)
+    table, wanted = data[TABLE_KEY], expected[TABLE_KEY]
+    for item in updates:
+        new = {"version": item["new_version"], "file": item["file"], "url": item["url"], "sha256": item["sha256"]}
+        fresh = dict(wanted[item["key"]], **new)
+        if item["kept"]:
+            position = list(table).index(item["key"]) + 1
+            table.insert(position, item["new_key"], moved_entry(plain_copy(table[item["key"]]), new))
+            wanted = insert_after(wanted, item["key"], item["new_key"], fresh)
+        else:
+            moved_entry(table[item["key"]], new)
+            rename_key(table, item["key"], item["new_key"])
+            wanted = insert_after(wanted, item["key"], item["new_key"], fresh)
+            del wanted[item["key"]]
+    expected[TABLE_KEY] = wanted
+    return checked_dump(path, handle, data, expected)
+
+
+def insert_after(mapping, after, key, value):
+    out = {}
+    for name, entry in mapping.items():
+        out[name] = entry
+        if name == after:
+            out[key] = value
+    return out
+
+
+def checked_dump(path, handle, data, expected):
+    out = dump(handle, data)
+    if yaml.safe_load(out) != expected:
+        raise UpdateError("nothing was rewritten: the YAML round trip of %s would change more than the pins" % path)
+    return out
+
+
+def rewrite_references(params, updates, texts):
+    """{path: new text} of the reference files whose values name a moved version (`texts`: already new)."""
+    loaded = {}
     for ref in params["references"]:
         for update in updates:
             if update["name"] != ref["name"]:
                 continue
             path = ref["file"]
-            if path not in texts:
-                with open(path) as handle:
-                    texts[path] = handle.read()
-            pattern = re.compile(ref["line"].replace("{version}", re.escape(update["version"])))
-            lines = texts[path].split("\n")
-            for number, line in enumerate(lines):
-                if pattern.fullmatch(line):
-                    lines[number] = line.replace(update["version"], update["new_version"])
-                    update.setdefault("references", []).append(path)
-            texts[path] = "\n".join(lines)
-    return texts
-
-
-def write_atomically(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".update-", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            if path not in loaded:
+                text = texts.get(path)
+                if text is None:
+                    with open(path) as handle:
+                        text = handle.read()
+                try:
+                    loaded[path] = load(text, path) + (yaml.safe_load(text),)
+                except EditError as exc:
+                    raise UpdateError(str(exc))
+            _, data, expected = loaded[path]
+            if set_values(data, ref["path"], update["version"], update["new_version"]):
+                set_values(expected, ref["path"], update["version"], update["new_version"])
+                update.setdefault("references", []).append(path)
+    return {path: checked_dump(path, handle, data, expected) for path, (handle, data, expected) in loaded.items()}
 
 
 def summary(result, check_mode):
@@ -462,7 +480,7 @@ def run(params, check_mode):
 def _run(params, check_mode):
     with open(params["sources_file"]) as handle:
         text = handle.read()
-    lines, entries, plan = plan_sources(params, text)
+    handle, data, plan = plan_sources(params, text)
     requirements = plan_requirements(params)
     failed = [p for p in plan if p["status"] == "error"]
     if failed:
@@ -500,15 +518,8 @@ def _run(params, check_mode):
                         item["new_key"], item["file"], "; ".join(failures)))
         if errors:
             raise UpdateError("nothing was rewritten: " + " | ".join(errors))
-        new_lines = list(lines)
-        for item in sorted(updates, key=lambda i: entries[i["key"]][0], reverse=True):
-            first, end, _ = entries[item["key"]]
-            block = new_block(new_lines, first, end, item["key"], {
-                "new_key": item["new_key"], "version": item["new_version"], "file": item["file"],
-                "url": item["url"], "sha256": item["sha256"]})
-            new_lines[first if not item["kept"] else end:end] = block
-        texts = {params["sources_file"]: "\n".join(new_lines)}
-        texts.update(rewrite_references(params, updates))
+        texts = {params["sources_file"]: rewrite_table(params["sources_file"], text, handle, data, updates)}
+        texts.update(rewrite_references(params, updates, texts))
         texts.update({path: new for path, old, new, moves in requirements if moves})
         for path, new in texts.items():
             write_atomically(path, new)

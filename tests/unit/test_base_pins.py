@@ -14,6 +14,7 @@ import pytest
 import yaml
 import manylinux_base_pins as pins
 import manylinux_registry as registry_client
+import manylinux_yaml_edit as yaml_edit
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 POLICIES = os.path.join(ROOT, "inventories", "default", "group_vars", "all", "policies.yml")
@@ -73,7 +74,7 @@ def test_every_base_is_pinned_and_nothing_else_of_the_table_changes(table):
     assert {p["status"] for p in result["pins"]} == {"pinned"}
     after = table.read_text()
     assert table.stat().st_mode & 0o777 == 0o640
-    assert not [name for name in os.listdir(table.parent) if name.startswith(".base-pins-")]
+    assert not [name for name in os.listdir(table.parent) if name.startswith(".edit-")]
     # the comments, the anchors, the flow mappings and the quoting stay: only the base_image lines change
     assert changed_lines(before, after) == [
         ("    base_image: %s" % name, "    base_image: %s@%s" % (name, digest)) for name, digest in REAL_DIGESTS.items()]
@@ -182,15 +183,14 @@ def test_a_round_trip_that_would_change_more_than_the_pins_writes_nothing(table)
             self.real.dump(data, out)
 
     before = table.read_text()
-    round_trip = pins._yaml()
-    data = round_trip.load(before)
+    round_trip, data = yaml_edit.load(before)
     pin = {"policy": "manylinux2014", "arch": "", "pinned": "quay.io/pypa/manylinux2014_base:2025.11.10-3@" + D1,
            "holder": data["build_policy_table"]["manylinux2014"]}
     moved = []
     with pytest.raises(pins.PinError, match="would change more than the pins"):
         pins.rewrite(str(table), before, data, [pin], Lossy(round_trip), lambda tmp, path: moved.append(tmp))
     assert moved == [] and table.read_text() == before
-    assert not [name for name in os.listdir(table.parent) if name.startswith(".base-pins-")]
+    assert not [name for name in os.listdir(table.parent) if name.startswith(".edit-")]
 
 
 # --- the module against a registry on 127.0.0.1 ------------------------------
