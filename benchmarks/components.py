@@ -140,7 +140,8 @@ def phases(path):
         first, last = spans.get(phase, (record["start"], record["start"]))
         spans[phase] = (min(first, record["start"]), max(last, record["start"] + record["seconds"]))
         if record["play"] == "Build the components" and record["host"] != "localhost":
-            name = "  " + COMPONENT_PHASES.get(record["task"], "other")
+            # the callback names a role's task "<role> : <task>"
+            name = "  " + COMPONENT_PHASES.get(record["task"].split(" : ", 1)[-1], "other")
             summed[name] = summed.get(name, 0.0) + record["seconds"]
     order = list(PLAY_PHASES.values()) + ["other plays"]
     rows = []
