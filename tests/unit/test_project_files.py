@@ -268,3 +268,35 @@ def test_the_entrypoint_reports_the_images_architecture(tmp_path, arch, kernel, 
     out = subprocess.run(["sh", ENTRYPOINT, "sh", "-c", 'echo "${VIA:-direct} $(uname -m) ${_PYTHON_HOST_PLATFORM:--}"'],
                          env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert out == expected
+
+
+def _tasks_of(node):
+    """Every task of a task file, blocks opened."""
+    for task in node or []:
+        if isinstance(task, dict):
+            yield task
+            for key in ("block", "rescue", "always"):
+                yield from _tasks_of(task.get(key))
+
+
+@pytest.mark.parametrize("role", sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "roles", "*"))))
+def test_a_role_names_its_internals_with_its_internal_prefix(role):
+    """docs/DESIGN.md, "Names": what a role keeps to itself (its vars/ data, what it registers, its loop
+    variables, facts it sets for itself) is __<role>_*; a fact it sets without the prefix is one of
+    its documented return facts, <role>_*."""
+    internal, public = "__%s_" % role, "%s_" % role
+    wrong = []
+    for path in glob.glob(os.path.join(ROOT, "roles", role, "vars", "*.yml")):
+        with open(path) as handle:
+            wrong += ["%s: %s" % (os.path.basename(path), k) for k in (yaml.safe_load(handle) or {})
+                      if not k.startswith(internal)]
+    for path in glob.glob(os.path.join(ROOT, "roles", role, "tasks", "*.yml")):
+        with open(path) as handle:
+            tasks = list(_tasks_of(yaml.safe_load(handle)))
+        for task in tasks:
+            names = [task.get("register"), (task.get("loop_control") or {}).get("loop_var")]
+            wrong += ["%s: %s" % (os.path.basename(path), n) for n in names if n and not n.startswith(internal)]
+            facts = task.get("ansible.builtin.set_fact") or {}
+            wrong += ["%s: %s" % (os.path.basename(path), n) for n in facts
+                      if not n.startswith((internal, public))]
+    assert wrong == []
