@@ -65,7 +65,7 @@ def test_every_key_of_an_entry_is_known(policies):
     for policy, entry in policies["build_policy_table"].items():
         assert set(entry) <= known, (policy, set(entry) - known)
         for arch, overrides in entry["arches"].items():
-            assert set(overrides or {}) <= known | {"ld_library_path_prepend"}, (policy, arch)
+            assert set(overrides or {}) <= known | {"ci_runner"}, (policy, arch)
 
 
 def test_every_policy_is_declared(policies):

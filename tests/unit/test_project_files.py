@@ -27,12 +27,27 @@ def test_workflow_matches_github_schema():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def _ci_matrices():
+    """What scripts/ci-matrix writes to $GITHUB_OUTPUT: {build: ..., manifests: ...}."""
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "ci-matrix")], capture_output=True, text=True,
+                         check=True).stdout
+    return {line.split("=", 1)[0]: json.loads(line.split("=", 1)[1]) for line in out.splitlines()}
+
+
 def test_workflow_builds_the_seed_matrix_and_deploys_only_from_the_default_branch():
     with open(WORKFLOW) as handle:
         workflow = yaml.safe_load(handle)
-    pairs = {(e["policy"], e["arch"]) for e in workflow["jobs"]["build"]["strategy"]["matrix"]["include"]}
+    # the matrices are the policy table's (ci_runner), made by the lint job
+    assert workflow["jobs"]["build"]["strategy"]["matrix"] == "${{ fromJSON(needs.lint.outputs.build) }}"
+    assert workflow["jobs"]["manifests"]["strategy"]["matrix"] == "${{ fromJSON(needs.lint.outputs.manifests) }}"
+    assert any("scripts/ci-matrix" in step.get("run", "") and ">> \"$GITHUB_OUTPUT\"" in step["run"]
+               for step in workflow["jobs"]["lint"]["steps"])
+    matrices = _ci_matrices()
+    pairs = {(e["policy"], e["arch"]) for e in matrices["build"]["include"]}
     assert pairs == {(p, a) for p in ("manylinux2014", "manylinux_2_28", "musllinux_1_2")
                      for a in ("x86_64", "aarch64")} | {("manylinux_2_31", "armv7l")}
+    runners = {e["arch"]: e["runner"] for e in matrices["build"]["include"]}
+    assert runners == {"x86_64": "ubuntu-24.04", "aarch64": "ubuntu-24.04-arm", "armv7l": "ubuntu-24.04-arm"}
     steps = workflow["jobs"]["build"]["steps"]
     runs = [s.get("run", "") for s in steps]
     assert any("playbooks/build.yml" in r for r in runs)
@@ -95,16 +110,17 @@ def _workflow():
 def test_every_matrix_entry_of_the_workflow_is_a_policy_and_arch_of_the_table():
     with open(os.path.join(ROOT, "inventories", "default", "group_vars", "all", "policies.yml")) as handle:
         table = yaml.safe_load(handle)["build_policy_table"]
-    jobs = _workflow()["jobs"]
-    pairs = [(entry["policy"], [entry["arch"]]) for entry in jobs["build"]["strategy"]["matrix"]["include"]]
-    pairs += [(entry["policy"], json.loads(entry["arches"])) for entry in jobs["manifests"]["strategy"]["matrix"]["include"]]
+    matrices = _ci_matrices()
+    pairs = [(entry["policy"], [entry["arch"]]) for entry in matrices["build"]["include"]]
+    built_count = len(pairs)
+    pairs += [(entry["policy"], json.loads(entry["arches"])) for entry in matrices["manifests"]["include"]]
     assert pairs
     wrong = ["%s/%s" % (policy, arch) for policy, arches in pairs for arch in arches
              if policy not in table or arch not in table[policy]["arches"]]
     assert wrong == []
     # every image built is assembled into a manifest list, and no list names an image not built
-    built = {(policy, arches[0]) for policy, arches in pairs[:len(jobs["build"]["strategy"]["matrix"]["include"])]}
-    listed = {(policy, arch) for policy, arches in pairs[len(built):] for arch in arches}
+    built = {(policy, arches[0]) for policy, arches in pairs[:built_count]}
+    listed = {(policy, arch) for policy, arches in pairs[built_count:] for arch in arches}
     assert built == listed
 
 
