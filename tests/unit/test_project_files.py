@@ -316,3 +316,43 @@ def test_a_role_names_its_internals_with_its_internal_prefix(role):
             wrong += ["%s: %s" % (os.path.basename(path), n) for n in facts
                       if not n.startswith((internal, public))]
     assert wrong == []
+
+
+def _role_variables(role):
+    """(the variables of defaults/main.yml, {option: [its spec in each entry point]}, README text)."""
+    base = os.path.join(ROOT, "roles", role)
+    with open(os.path.join(base, "defaults", "main.yml")) as handle:
+        defaults = yaml.safe_load(handle) or {}
+    with open(os.path.join(base, "meta", "argument_specs.yml")) as handle:
+        specs = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+    options = {}
+    for spec in specs.values():
+        for name, option in ((spec or {}).get("options") or {}).items():
+            options.setdefault(name, []).append(option)
+    with open(os.path.join(base, "README.md")) as handle:
+        readme = handle.read()
+    return defaults, options, readme
+
+
+ROLES_WITH_DEFAULTS = sorted(os.path.basename(os.path.dirname(os.path.dirname(p)))
+                             for p in glob.glob(os.path.join(ROOT, "roles", "*", "defaults", "main.yml"))
+                             if not os.path.islink(os.path.dirname(p)))
+
+
+@pytest.mark.parametrize("role", ROLES_WITH_DEFAULTS)
+def test_a_variable_is_described_once_and_declared_where_it_is_read(role):
+    """A public variable's value and its comment are in defaults/main.yml, its one home; the argument
+    specs declare it (type, short description) and give no default of their own; the README names
+    no variable that is gone."""
+    defaults, options, readme = _role_variables(role)
+    assert sorted(set(defaults) - set(options)) == [], "in defaults/main.yml, declared by no entry point"
+    assert sorted(name for name in set(options) - set(defaults)
+                  if not any(option.get("required") for option in options[name])) == [], \
+        "declared, and neither in defaults/main.yml nor required"
+    assert sorted(name for name in options if name in defaults
+                  if any("default" in option for option in options[name])) == [], \
+        "a second default in the argument specs: defaults/main.yml has the value"
+    tasks = " ".join(open(p).read() for p in glob.glob(os.path.join(ROOT, "roles", role, "tasks", "*.yml")))
+    named = set(re.findall(r"\b%s_[a-z0-9_]+" % role, readme))
+    assert sorted(n for n in named if n not in defaults and n not in options and n not in tasks) == [], \
+        "the README names variables the role does not have"
