@@ -356,3 +356,8 @@ def test_a_variable_is_described_once_and_declared_where_it_is_read(role):
     named = set(re.findall(r"\b%s_[a-z0-9_]+" % role, readme))
     assert sorted(n for n in named if n not in defaults and n not in options and n not in tasks) == [], \
         "the README names variables the role does not have"
+    # a README table's default, where it is one literal, is the value of defaults/main.yml (but the
+    # versions, which the pin updater moves in defaults/main.yml only)
+    rows = re.findall(r"^\| `(%s_[a-z0-9_]+)` \| `([^`|]*)` \|" % role, readme, re.M)
+    assert sorted((name, cell) for name, cell in rows if not name.endswith(("_version", "_versions"))
+                  and yaml.safe_load(cell) != defaults.get(name)) == [], "a README default that is not the role's"
