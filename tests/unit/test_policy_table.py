@@ -176,3 +176,20 @@ def test_a_pinned_base_image_is_taken_as_it_is(policies):
     t = manylinux_target(table, "manylinux2014", "x86_64", policies["build_arch_table"])
     assert t["base_image"] == pinned
     assert manylinux_pull_reference(t["base_image"]) == "quay.io/pypa/manylinux2014_base@sha256:" + "a" * 64
+
+
+def test_no_role_names_a_policy(policies):
+    """docs/DESIGN.md, "Roles": a policy's facts are the policy table's, read as build_target.<key>;
+    no role file names a policy or asks build_target.policy."""
+    import glob
+    import os
+    from conftest import ROOT
+    names = sorted(policies["build_policy_table"]) + ["build_target.policy"]
+    found = []
+    for path in glob.glob(os.path.join(ROOT, "roles", "**", "*"), recursive=True):
+        # factory_defaults' defaults are the inventory's group_vars (a symlink): the table itself
+        if os.path.isfile(path) and os.path.realpath(path).startswith(os.path.realpath(os.path.join(ROOT, "roles")) + os.sep):
+            with open(path, errors="replace") as handle:
+                text = handle.read()
+            found += ["%s: %s" % (os.path.relpath(path, ROOT), name) for name in names if name in text]
+    assert found == []
