@@ -25,14 +25,15 @@ def manylinux_tree_hash(paths):
     return digest.hexdigest()
 
 
-def manylinux_role_inputs(role, entry_point, values, os_family="", package_manager=""):
+def manylinux_role_inputs(role, entry_point, values):
     """What a role's entry point makes depends on: {role, entry_point, options, files}.
 
     `role` is an item of lookup manylinux_role_entry_points ({role, path, entry_points}).
     `options` are the values (from `values`, a name -> value mapping) of the variables the
     entry point declares in its argument spec; `files` hashes the files it runs: for `main`,
     the whole role; for a base entry point (runtime_base, build_base), the role's tasks and
-    handlers and its OS data (vars/<os_family>.yml, vars/<os_family>-<package_manager>.yml)."""
+    handlers and its OS data: every file of vars/ but main.yml (which of them a container
+    loads depends on its distribution, which the controller learns only there)."""
     path = role["path"]
     names = (role.get("entry_points") or {}).get(entry_point)
     if names is None:
@@ -41,7 +42,9 @@ def manylinux_role_inputs(role, entry_point, values, os_family="", package_manag
         files = [path]
     else:
         files = [os.path.join(path, d) for d in ("tasks", "handlers")]
-        files += [os.path.join(path, "vars", n) for n in ("%s.yml" % os_family, "%s-%s.yml" % (os_family, package_manager))]
+        vars_dir = os.path.join(path, "vars")
+        if os.path.isdir(vars_dir):
+            files += [os.path.join(vars_dir, n) for n in sorted(os.listdir(vars_dir)) if n != "main.yml"]
     files = [f for f in files if os.path.exists(f)]
     return {"role": role["role"], "entry_point": entry_point,
             "options": {name: values.get(name) for name in names},

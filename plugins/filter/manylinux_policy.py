@@ -17,8 +17,9 @@ from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux
 )
 
 
-def manylinux_target(policy_table, policy, arch, arch_table):
-    """Return the policy table entry for (policy, arch), merged with its arch entry.
+def manylinux_target(policy_table, policy, arch, arch_table, defaults=None):
+    """Return the policy table entry for (policy, arch), merged with its arch entry, over `defaults`
+    (the keys a policy sets only where it differs: build_policy_defaults).
 
     Raises a clear error for an unknown policy, an unknown arch, or a pair the
     policy does not support, listing what is valid.
@@ -50,7 +51,8 @@ def manylinux_target(policy_table, policy, arch, arch_table):
             "unsupported pair: %s has no %s; valid arches for %s: %s; policies with %s: %s"
             % (policy, arch, policy, _choices(supported), arch, ", ".join(pairs) or "none")
         )
-    target = {k: v for k, v in entry.items() if k != "arches"}
+    target = dict(defaults or {})
+    target.update({k: v for k, v in entry.items() if k != "arches"})
     target.update(arch_table[arch])
     target.update(supported[arch] or {})
     target.setdefault("upstream", True)

@@ -11,7 +11,8 @@ import yaml
 from conftest import ROOT, ansible_playbook
 
 with open(os.path.join(ROOT, "inventories", "default", "group_vars", "all", "policies.yml")) as _handle:
-    _TABLE = yaml.safe_load(_handle)["build_policy_table"]
+    _POLICIES = yaml.safe_load(_handle)
+_TABLE = _POLICIES["build_policy_table"]
 with open(os.path.join(ROOT, "roles", "toolchain", "defaults", "main.yml")) as _handle:
     _TOOLCHAIN = yaml.safe_load(_handle)
 # in CI, a pair of each base family this machine cannot build (about 20 s each);
@@ -50,18 +51,23 @@ def test_every_pair_plans(tmp_path):
     check_openssl_per_policy(found)
 
 
+def fact(policy, key):
+    """A policy's fact as build_target has it: its own entry's, else build_policy_defaults'."""
+    return _TABLE[policy].get(key, _POLICIES["build_policy_defaults"][key])
+
+
 def check_per_policy_data(found):
     for key, components in found.items():
         policy = key.rsplit("_", 1)[0] if not key.endswith("_x86_64") else key[:-len("_x86_64")]
         # libxcrypt on yum bases only (manylinux2014), as upstream's install-libxcrypt.sh
-        assert ("libxcrypt" in components) == (policy == "manylinux2014"), key
+        assert ("libxcrypt" in components) == (policy == "manylinux2014") == fact(policy, "libxcrypt"), key
         # sqlite3.pc into /usr/local/lib/pkgconfig where upstream's build-sqlite3.sh links it
         linked = "pc-link" in [s["name"] for s in components["sqlite3"]["steps"]]
-        assert linked == (policy in _TOOLCHAIN["toolchain_sqlite_pc_link_policies"]), key
+        assert linked == fact(policy, "sqlite_pc_link") == (policy in {"manylinux2014", "manylinux_2_28", "musllinux_1_2"}), key
         # Tcl/Tk in /usr/local as well where upstream's build-tcltk.sh puts it (manylinux2014)
         for name in ("tcl", "tk"):
             steps = {s["name"]: s["cmd"] for s in components[name]["steps"]}
-            assert ("link" in steps) == (policy in _TOOLCHAIN["toolchain_tcltk_link_policies"]), key
+            assert ("link" in steps) == fact(policy, "tcltk_usr_local") == (policy == "manylinux2014"), key
             if "link" in steps:
                 assert "/usr/local/lib/pkgconfig/%s.pc" % name in steps["link"], key
         # git everywhere with upstream's make variables; libcurl for it (linked against the
@@ -76,7 +82,8 @@ def check_per_policy_data(found):
         goarch = {"x86_64": "amd64", "i686": "386", "aarch64": "arm64", "armv7l": "arm"}.get(arch, arch)
         lfs_sources = [source["key"] for source in components["git-lfs"]["sources"]]
         assert lfs_sources == ["git-lfs-linux-%s-%s" % (goarch, _TOOLCHAIN["toolchain_git_lfs_version"])], key
-        curl = policy in _TOOLCHAIN["toolchain_curl_policies"]
+        curl = fact(policy, "git_curl")
+        assert curl == (policy == "manylinux2014"), key
         assert ("curl" in components) == curl == (components["git"]["needs"] == ["curl"]), key
         if curl:
             assert components["curl"]["needs"] == ["openssl"], key

@@ -206,15 +206,18 @@ def test_role_inputs_of_a_base_entry_point_are_its_tasks_os_data_and_declared_va
         (role / name).parent.mkdir(parents=True, exist_ok=True)
         (role / name).write_text(name)
     entry = {"role": "r", "path": str(role), "entry_points": {"runtime_base": ["r_packages"], "main": []}}
-    first = manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"], "r_other": 1}, "Debian", "apt")
+    first = manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"], "r_other": 1})
     assert first["options"] == {"r_packages": ["a"]}
-    # component data (vars/main.yml, defaults) and another family's data do not key a base
+    # component data (vars/main.yml, defaults) do not key a base
     (role / "vars" / "main.yml").write_text("changed")
+    assert manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"]}) == first
+    # every OS data file does: which of them a container loads is its distribution's choice
     (role / "vars" / "RedHat.yml").write_text("changed")
-    assert manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"]}, "Debian", "apt") == first
-    (role / "vars" / "Debian.yml").write_text("changed")
-    assert manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"]}, "Debian", "apt")["files"] != first["files"]
-    assert manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["b"]}, "Debian", "apt")["options"] != first["options"]
+    second = manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"]})
+    assert second["files"] != first["files"]
+    (role / "vars" / "Debian_11.yml").write_text("new")
+    assert manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["a"]})["files"] != second["files"]
+    assert manylinux_role_inputs(entry, "runtime_base", {"r_packages": ["b"]})["options"] != first["options"]
     # main: the whole role
     main = manylinux_role_inputs(entry, "main", {})
     (role / "defaults" / "main.yml").write_text("changed")
@@ -436,3 +439,26 @@ def test_link_command_makes_each_link_and_a_rerun_replaces_them(tmp_path):
         manylinux_link_command([{"src": "relative", "dest": "/x"}])
     with pytest.raises(AnsibleFilterError, match="no links"):
         manylinux_link_command([])
+
+
+CENTOS_7 = {"os_family": "RedHat", "distribution": "CentOS", "distribution_major_version": "7",
+            "distribution_version": "7.9"}
+
+
+def test_os_data_chain_goes_from_the_family_to_the_release():
+    from manylinux_os_data import manylinux_os_data_chain
+    assert manylinux_os_data_chain(CENTOS_7) == ["RedHat.yml", "CentOS.yml", "CentOS_7.yml", "CentOS_7.9.yml"]
+    # Debian's family is Debian: no name twice; a release without a minor version once
+    debian = {"os_family": "Debian", "distribution": "Debian", "distribution_major_version": "11",
+              "distribution_version": "11"}
+    assert manylinux_os_data_chain(debian) == ["Debian.yml", "Debian_11.yml"]
+    with pytest.raises(AnsibleFilterError, match="lack distribution_major_version"):
+        manylinux_os_data_chain({"os_family": "RedHat", "distribution": "CentOS", "distribution_version": "7"})
+
+
+def test_os_data_files_are_those_of_the_chain_that_exist_in_load_order(tmp_path):
+    from manylinux_os_data import manylinux_os_data_files
+    for name in ("CentOS_7.yml", "RedHat.yml", "AlmaLinux_8.yml", "main.yml"):
+        (tmp_path / name).write_text("---\n")
+    assert manylinux_os_data_files(str(tmp_path), CENTOS_7) == [str(tmp_path / "RedHat.yml"), str(tmp_path / "CentOS_7.yml")]
+    assert manylinux_os_data_files(str(tmp_path / "missing"), CENTOS_7) == []

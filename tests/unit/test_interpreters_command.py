@@ -298,3 +298,32 @@ def test_a_link_in_the_way_is_kept_and_nothing_else_is_left(image):
     assert os.readlink(foreign) == "/nonexistent/pypy"
     assert sorted(p.name for p in image["internal"].iterdir()) == ["cpython-3.13.14"]
     assert not list(image["manifests"].iterdir()) and not list(image["bin"].iterdir())
+
+
+def test_what_ensure_records_is_the_manifest_schema_of_the_components():
+    """docs/DESIGN.md, "Manifests": one schema. The engine's (component_build's pack task) is the
+    reference; the in-image command cannot import it, so its keys are checked against it here."""
+    import yaml
+    with open(os.path.join(ROOT, "roles", "component_build", "tasks", "main.yml")) as handle:
+        tasks = yaml.safe_load(handle)
+
+    def find(node):
+        if isinstance(node, dict):
+            if "__component_build_manifest" in node:
+                return node["__component_build_manifest"]
+            node = list(node.values())
+        if isinstance(node, list):
+            for item in node:
+                found = find(item)
+                if found:
+                    return found
+        return None
+
+    engine = find(tasks)
+    assert engine, "component_build's manifest"
+    entry = {"implementation": "pypy", "python_version": "3.11", "implementation_version": "7.3.23",
+             "url": "https://example.invalid/pypy.tar.bz2", "sha256": "0" * 64}
+    recorded = command.manifest("pp311-pypy311_pp73", entry, "/opt/_internal/pp311", "/opt/python/pp311",
+                                "/usr/local/bin/pypy3.11")
+    assert sorted(recorded) == sorted(engine)
+    assert sorted(recorded["sources"][0]) == ["file", "key", "name", "sha256", "url", "version"]

@@ -20,8 +20,58 @@ EXPECTED_ARCHES = {
 }
 
 
+# What upstream's scripts do differently, by policy (the policy table's facts beside
+# build_policy_defaults): the policies that differ, the rest take the default.
+EXPECTED_FACTS = {
+    "libxcrypt": {"manylinux2014": True},
+    "git_curl": {"manylinux2014": True},
+    "git_make_vars": {"manylinux2014": {"NO_UNCOMPRESS2": "1", "CSPRNG_METHOD": "urandom"},
+                      "musllinux_1_2": {"NO_REGEX": "NeedsStartEnd"}},
+    "sqlite_pc_link": {"manylinux2014": True, "manylinux_2_28": True, "musllinux_1_2": True},
+    "tcltk_usr_local": {"manylinux2014": True},
+    "libstdcxx_script_fix": {"manylinux_2_28": True, "manylinux_2_34": True},
+    "locale_archive_rebuild": {"manylinux2014": True},
+    "cpython_environment": {"manylinux2014": {"TCLTK_LIBS": "-ltk8.6 -ltcl8.6"}},
+    "no_wheels": {},
+}
+# Facts of one arch of a policy: (policy, arch) -> {key: value}.
+EXPECTED_ARCH_FACTS = {("musllinux_1_2", "ppc64le"): {"no_wheels": ["uv"]},
+                       ("musllinux_1_2", "s390x"): {"no_wheels": ["uv"]}}
+
+
 def target(policies, policy, arch):
-    return manylinux_target(policies["build_policy_table"], policy, arch, policies["build_arch_table"])
+    return manylinux_target(policies["build_policy_table"], policy, arch, policies["build_arch_table"],
+                            policies["build_policy_defaults"])
+
+
+def test_every_policy_fact_has_a_default(policies):
+    assert set(policies["build_policy_defaults"]) == set(EXPECTED_FACTS)
+
+
+@pytest.mark.parametrize("policy", sorted(EXPECTED_ARCHES))
+def test_policy_facts_are_upstreams(policies, policy):
+    """Each policy's facts in build_target: its own where it differs, the default elsewhere."""
+    for arch in EXPECTED_ARCHES[policy]:
+        t = target(policies, policy, arch)
+        for key, values in EXPECTED_FACTS.items():
+            expected = EXPECTED_ARCH_FACTS.get((policy, arch), {}).get(
+                key, values.get(policy, policies["build_policy_defaults"][key]))
+            assert t[key] == expected, (policy, arch, key)
+
+
+def test_an_entry_s_fact_wins_over_the_default():
+    table = {"p": {"os": "x", "libxcrypt": True, "arches": {"x86_64": {"git_curl": True}}}}
+    t = manylinux_target(table, "p", "x86_64", {"x86_64": {}}, {"libxcrypt": False, "git_curl": False, "tcl": False})
+    assert (t["libxcrypt"], t["git_curl"], t["tcl"]) == (True, True, False)
+
+
+def test_every_key_of_an_entry_is_known(policies):
+    """A misspelt fact would silently take the default: every key is REQUIRED, a fact or documented."""
+    known = REQUIRED | set(policies["build_policy_defaults"]) | {"glibc", "musl", "upstream", "base_image"}
+    for policy, entry in policies["build_policy_table"].items():
+        assert set(entry) <= known, (policy, set(entry) - known)
+        for arch, overrides in entry["arches"].items():
+            assert set(overrides or {}) <= known | {"ci_runner"}, (policy, arch)
 
 
 def test_every_policy_is_declared(policies):
@@ -126,3 +176,20 @@ def test_a_pinned_base_image_is_taken_as_it_is(policies):
     t = manylinux_target(table, "manylinux2014", "x86_64", policies["build_arch_table"])
     assert t["base_image"] == pinned
     assert manylinux_pull_reference(t["base_image"]) == "quay.io/pypa/manylinux2014_base@sha256:" + "a" * 64
+
+
+def test_no_role_names_a_policy(policies):
+    """docs/DESIGN.md, "Roles": a policy's facts are the policy table's, read as build_target.<key>;
+    no role file names a policy or asks build_target.policy."""
+    import glob
+    import os
+    from conftest import ROOT
+    names = sorted(policies["build_policy_table"]) + ["build_target.policy"]
+    found = []
+    for path in glob.glob(os.path.join(ROOT, "roles", "**", "*"), recursive=True):
+        # factory_defaults' defaults are the inventory's group_vars (a symlink): the table itself
+        if os.path.isfile(path) and os.path.realpath(path).startswith(os.path.realpath(os.path.join(ROOT, "roles")) + os.sep):
+            with open(path, errors="replace") as handle:
+                text = handle.read()
+            found += ["%s: %s" % (os.path.relpath(path, ROOT), name) for name in names if name in text]
+    assert found == []

@@ -27,12 +27,27 @@ def test_workflow_matches_github_schema():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def _ci_matrices():
+    """What scripts/ci-matrix writes to $GITHUB_OUTPUT: {build: ..., manifests: ...}."""
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "ci-matrix")], capture_output=True, text=True,
+                         check=True).stdout
+    return {line.split("=", 1)[0]: json.loads(line.split("=", 1)[1]) for line in out.splitlines()}
+
+
 def test_workflow_builds_the_seed_matrix_and_deploys_only_from_the_default_branch():
     with open(WORKFLOW) as handle:
         workflow = yaml.safe_load(handle)
-    pairs = {(e["policy"], e["arch"]) for e in workflow["jobs"]["build"]["strategy"]["matrix"]["include"]}
+    # the matrices are the policy table's (ci_runner), made by the lint job
+    assert workflow["jobs"]["build"]["strategy"]["matrix"] == "${{ fromJSON(needs.lint.outputs.build) }}"
+    assert workflow["jobs"]["manifests"]["strategy"]["matrix"] == "${{ fromJSON(needs.lint.outputs.manifests) }}"
+    assert any("scripts/ci-matrix" in step.get("run", "") and ">> \"$GITHUB_OUTPUT\"" in step["run"]
+               for step in workflow["jobs"]["lint"]["steps"])
+    matrices = _ci_matrices()
+    pairs = {(e["policy"], e["arch"]) for e in matrices["build"]["include"]}
     assert pairs == {(p, a) for p in ("manylinux2014", "manylinux_2_28", "musllinux_1_2")
                      for a in ("x86_64", "aarch64")} | {("manylinux_2_31", "armv7l")}
+    runners = {e["arch"]: e["runner"] for e in matrices["build"]["include"]}
+    assert runners == {"x86_64": "ubuntu-24.04", "aarch64": "ubuntu-24.04-arm", "armv7l": "ubuntu-24.04-arm"}
     steps = workflow["jobs"]["build"]["steps"]
     runs = [s.get("run", "") for s in steps]
     assert any("playbooks/build.yml" in r for r in runs)
@@ -95,16 +110,17 @@ def _workflow():
 def test_every_matrix_entry_of_the_workflow_is_a_policy_and_arch_of_the_table():
     with open(os.path.join(ROOT, "inventories", "default", "group_vars", "all", "policies.yml")) as handle:
         table = yaml.safe_load(handle)["build_policy_table"]
-    jobs = _workflow()["jobs"]
-    pairs = [(entry["policy"], [entry["arch"]]) for entry in jobs["build"]["strategy"]["matrix"]["include"]]
-    pairs += [(entry["policy"], json.loads(entry["arches"])) for entry in jobs["manifests"]["strategy"]["matrix"]["include"]]
+    matrices = _ci_matrices()
+    pairs = [(entry["policy"], [entry["arch"]]) for entry in matrices["build"]["include"]]
+    built_count = len(pairs)
+    pairs += [(entry["policy"], json.loads(entry["arches"])) for entry in matrices["manifests"]["include"]]
     assert pairs
     wrong = ["%s/%s" % (policy, arch) for policy, arches in pairs for arch in arches
              if policy not in table or arch not in table[policy]["arches"]]
     assert wrong == []
     # every image built is assembled into a manifest list, and no list names an image not built
-    built = {(policy, arches[0]) for policy, arches in pairs[:len(jobs["build"]["strategy"]["matrix"]["include"])]}
-    listed = {(policy, arch) for policy, arches in pairs[len(built):] for arch in arches}
+    built = {(policy, arches[0]) for policy, arches in pairs[:built_count]}
+    listed = {(policy, arch) for policy, arches in pairs[built_count:] for arch in arches}
     assert built == listed
 
 
@@ -268,3 +284,80 @@ def test_the_entrypoint_reports_the_images_architecture(tmp_path, arch, kernel, 
     out = subprocess.run(["sh", ENTRYPOINT, "sh", "-c", 'echo "${VIA:-direct} $(uname -m) ${_PYTHON_HOST_PLATFORM:--}"'],
                          env=env, capture_output=True, text=True, check=True).stdout.strip()
     assert out == expected
+
+
+def _tasks_of(node):
+    """Every task of a task file, blocks opened."""
+    for task in node or []:
+        if isinstance(task, dict):
+            yield task
+            for key in ("block", "rescue", "always"):
+                yield from _tasks_of(task.get(key))
+
+
+@pytest.mark.parametrize("role", sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "roles", "*"))))
+def test_a_role_names_its_internals_with_its_internal_prefix(role):
+    """docs/DESIGN.md, "Names": what a role keeps to itself (its vars/ data, what it registers, its loop
+    variables, facts it sets for itself) is __<role>_*; a fact it sets without the prefix is one of
+    its documented return facts, <role>_*."""
+    internal, public = "__%s_" % role, "%s_" % role
+    wrong = []
+    for path in glob.glob(os.path.join(ROOT, "roles", role, "vars", "*.yml")):
+        with open(path) as handle:
+            wrong += ["%s: %s" % (os.path.basename(path), k) for k in (yaml.safe_load(handle) or {})
+                      if not k.startswith(internal)]
+    for path in glob.glob(os.path.join(ROOT, "roles", role, "tasks", "*.yml")):
+        with open(path) as handle:
+            tasks = list(_tasks_of(yaml.safe_load(handle)))
+        for task in tasks:
+            names = [task.get("register"), (task.get("loop_control") or {}).get("loop_var")]
+            wrong += ["%s: %s" % (os.path.basename(path), n) for n in names if n and not n.startswith(internal)]
+            facts = task.get("ansible.builtin.set_fact") or {}
+            wrong += ["%s: %s" % (os.path.basename(path), n) for n in facts
+                      if not n.startswith((internal, public))]
+    assert wrong == []
+
+
+def _role_variables(role):
+    """(the variables of defaults/main.yml, {option: [its spec in each entry point]}, README text)."""
+    base = os.path.join(ROOT, "roles", role)
+    with open(os.path.join(base, "defaults", "main.yml")) as handle:
+        defaults = yaml.safe_load(handle) or {}
+    with open(os.path.join(base, "meta", "argument_specs.yml")) as handle:
+        specs = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+    options = {}
+    for spec in specs.values():
+        for name, option in ((spec or {}).get("options") or {}).items():
+            options.setdefault(name, []).append(option)
+    with open(os.path.join(base, "README.md")) as handle:
+        readme = handle.read()
+    return defaults, options, readme
+
+
+ROLES_WITH_DEFAULTS = sorted(os.path.basename(os.path.dirname(os.path.dirname(p)))
+                             for p in glob.glob(os.path.join(ROOT, "roles", "*", "defaults", "main.yml"))
+                             if not os.path.islink(os.path.dirname(p)))
+
+
+@pytest.mark.parametrize("role", ROLES_WITH_DEFAULTS)
+def test_a_variable_is_described_once_and_declared_where_it_is_read(role):
+    """A public variable's value and its comment are in defaults/main.yml, its one home; the argument
+    specs declare it (type, short description) and give no default of their own; the README names
+    no variable that is gone."""
+    defaults, options, readme = _role_variables(role)
+    assert sorted(set(defaults) - set(options)) == [], "in defaults/main.yml, declared by no entry point"
+    assert sorted(name for name in set(options) - set(defaults)
+                  if not any(option.get("required") for option in options[name])) == [], \
+        "declared, and neither in defaults/main.yml nor required"
+    assert sorted(name for name in options if name in defaults
+                  if any("default" in option for option in options[name])) == [], \
+        "a second default in the argument specs: defaults/main.yml has the value"
+    tasks = " ".join(open(p).read() for p in glob.glob(os.path.join(ROOT, "roles", role, "tasks", "*.yml")))
+    named = set(re.findall(r"\b%s_[a-z0-9_]+" % role, readme))
+    assert sorted(n for n in named if n not in defaults and n not in options and n not in tasks) == [], \
+        "the README names variables the role does not have"
+    # a README table's default, where it is one literal, is the value of defaults/main.yml (but the
+    # versions, which the pin updater moves in defaults/main.yml only)
+    rows = re.findall(r"^\| `(%s_[a-z0-9_]+)` \| `([^`|]*)` \|" % role, readme, re.M)
+    assert sorted((name, cell) for name, cell in rows if not name.endswith(("_version", "_versions"))
+                  and yaml.safe_load(cell) != defaults.get(name)) == [], "a README default that is not the role's"

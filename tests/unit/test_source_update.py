@@ -26,7 +26,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SOURCES = "inventories/default/group_vars/all/sources.yml"
 COPIED = [SOURCES, "tests/offline.yml", "roles/interpreters/defaults/main.yml",
           "roles/cpython_shared/defaults/main.yml", "roles/openssl35/defaults/main.yml",
-          "roles/toolchain/defaults/main.yml", "roles/openssl35/meta/argument_specs.yml"]
+          "roles/toolchain/defaults/main.yml"]
 # A requirement file of the project's kind with one pin, which the fake index serves.
 REQUIREMENTS = "roles/interpreters/files/requirements-3.9.txt"
 REQUIREMENTS_TEXT = ("# pip for CPython 3.9, installed with --require-hashes.\n"
@@ -405,7 +405,6 @@ def test_the_playbook_reports_in_check_mode_and_rewrites_without_it(project, ups
     assert done.returncode == 0, done.stdout + done.stderr
     assert "openssl-3.5.7: moved to 3.5.8" in done.stdout and "checked: pgp: good signature" in done.stdout
     assert 'openssl35_version: "3.5.8"' in (project / "roles/openssl35/defaults/main.yml").read_text()
-    assert 'default: "3.5.8"' in (project / "roles/openssl35/meta/argument_specs.yml").read_text()
 
 
 def test_an_upstream_that_cannot_be_read_is_named_and_nothing_is_written(project, upstream, gpg_key):
