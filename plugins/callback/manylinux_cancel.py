@@ -14,8 +14,9 @@ description:
     runs, so nothing is tagged), and before the process exits every container labelled with this run's
     identity (C(<label_prefix>.controller), module C(manylinux_controller)) is removed, except those
     labelled C(<label_prefix>.keep=true) (C(build_keep_container)), then every untagged image the run's
-    builds committed (a commit cut off before its tag). It prints one line, the signal and what was
-    removed or kept.
+    builds committed (a commit cut off before its tag), on the controller's engine and on every other
+    build engine the start play recorded (fact C(build_engines)). It prints one line, the signal and
+    what was removed or kept.
   - From the first signal on, the three signals are ignored, so a second Ctrl-C while it cleans up
     cannot leave the cleanup half done. An artifact being stored is never renamed into the artifact
     cache (module C(manylinux_artifact) writes a partial directory first), so a cancelled component
@@ -63,6 +64,13 @@ class CallbackModule(CallbackBase):
         super().__init__()
         self._identity = None
         self._signal = None
+        # the other build engines, once the start play has checked them: the run's containers are there too
+        self._engines = []
+
+    def v2_runner_on_ok(self, result):
+        engines = (result._result.get("ansible_facts") or {}).get("build_engines")
+        if engines:
+            self._engines = [e for e in engines if e.get("environment")]
 
     def v2_playbook_on_start(self, playbook):
         # after the task queue manager set its own handlers (it forwards SIGINT and SIGTERM to the
@@ -94,12 +102,28 @@ class CallbackModule(CallbackBase):
             return
         _ignore_signals()
         name = signal.Signals(self._signal).name
-        try:
-            removed, kept, builds, images = remove_owned(self.get_option("label_prefix"), self._identity)
-        except (DockerError, OSError) as exc:
-            sys.stderr.write("Cancelled by %s; removing this run's containers failed (the next build removes "
-                             "them): %s\n" % (name, exc))
-            return
+        removed, kept, builds, images = [], [], set(), []
+        # the docker CLI reaches each other engine through its environment (DOCKER_HOST, TLS)
+        for environment in [{}] + [e["environment"] for e in self._engines]:
+            saved = {variable: os.environ.get(variable) for variable in environment}
+            os.environ.update(environment)
+            try:
+                found = remove_owned(self.get_option("label_prefix"), self._identity)
+            except (DockerError, OSError) as exc:
+                sys.stderr.write("Cancelled by %s; removing this run's containers%s failed (the next build removes "
+                                 "them): %s\n" % (name, " on %s" % environment["DOCKER_HOST"] if environment else "", exc))
+                continue
+            finally:
+                for variable, value in saved.items():
+                    if value is None:
+                        os.environ.pop(variable, None)
+                    else:
+                        os.environ[variable] = value
+            removed += found[0]
+            kept += found[1]
+            builds.update(found[2])
+            images += found[3]
+        builds = sorted(builds)
         parts = ["removed " + (", ".join(removed) if removed else "no container")]
         if images:
             parts.append("the untagged image%s %s" % ("s" if len(images) > 1 else "", ", ".join(images)))

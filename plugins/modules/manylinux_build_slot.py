@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""The component scheduler of one build: who may start, who is building, who finished."""
+"""The component scheduler of one build: who may start, on which engine, who is building, who finished."""
 
 from __future__ import annotations
 
@@ -11,16 +11,20 @@ description:
     changed under a lock, so the component hosts of one play (one per component, run at once
     with the free strategy) share it.
   - C(state=planned) writes the schedule, every component with its needs and priority, the
-    cached ones already done.
-  - C(state=acquired) waits until everything the component needs is built, fewer than
-    O(parallel) components are building, and no other component that could start has a higher
-    priority; then it marks the component building. It fails at once when something the
-    component needs failed. A light component (expected to take at most O(light_seconds), such
-    as a pinned pip, wrappers, a small library) has O(parallel) places of its own beside the others,
-    so that it runs beside the long compiles instead of after them; with O(parallel) 1 no
-    component is light (one after another).
+    cached ones already done, and the engines with their slots (O(engines); without them one local
+    engine with O(parallel) slots).
+  - C(state=acquired) waits until everything the component needs is built and it is among the
+    ready components with the highest priorities (the longest remaining path first) that the free
+    slots of the engines take, each on the first engine in order with a free slot; then it marks
+    the component building there and returns that engine. It fails at once when something the
+    component needs failed, or when every engine stopped answering. A light component (expected to
+    take at most O(light_seconds), such as a pinned pip, wrappers, a small library) has as many
+    places of its own on each engine as its slots, so that it runs beside the long compiles instead
+    of after them; with one slot in all no component is light (one after another).
   - C(state=released) records that the component was built (O(succeeded)) or failed, with its
-    seconds, and frees its place.
+    seconds, and frees its slot. A failed component whose engine does not answer C(docker version)
+    any more marks that engine lost (it gets no more components) and is queued again for the
+    others (RV(requeued)); with no engine left it fails naming the engine.
   - C(state=reported) reads how the components ended; a component still waiting counts as failed.
     It also gives the schedule's critical path (from the component that ended last back through the
     component that ended last before each started, a need or a place it waited for) and the idle core-seconds of the machine
@@ -41,9 +45,16 @@ options:
     type: list
     elements: dict
   parallel:
-    description: For C(planned), how many components build at once.
+    description: For C(planned), how many components build at once on the local engine when O(engines) is empty.
     type: int
     default: 1
+  engines:
+    description:
+      - For C(planned), the engines in order (module C(manylinux_build_engines) checks them), each with C(name),
+        C(slots) and C(docker_args) and C(environment) (how its tasks reach it).
+    type: list
+    elements: dict
+    default: []
   light_seconds:
     description: For C(planned), the expected seconds (the plan's C(expected_seconds)) up to which a component is light.
     type: float
@@ -95,6 +106,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+engine:
+  description:
+    - For C(acquired), the engine the component builds on - C(name), C(docker_host), C(docker_args) (the docker
+      CLI's options that reach it, one string) and C(environment) (C(DOCKER_HOST) and the TLS settings).
+  type: dict
+  returned: when state is acquired
+requeued:
+  description: For C(released), whether the component's engine stopped answering and it waits for another one.
+  type: bool
+  returned: when state is released
+engines:
+  description: For C(reported), each engine with the components it built and, for a lost one, why.
+  type: dict
+  returned: when state is reported
 building:
   description: Components building after this call.
   type: list
@@ -132,6 +157,8 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_engines import (
+    LOCAL, not_answering)
 
 SCHEDULE = "schedule.json"
 # Expected seconds up to which a component is light (option light_seconds).
@@ -183,13 +210,21 @@ class Schedule:
         return False
 
 
-def planned(state_dir, components, parallel, light_seconds=LIGHT_SECONDS, clock=time.time):
+def planned(state_dir, components, parallel, light_seconds=LIGHT_SECONDS, clock=time.time, engines=None):
     parallel = max(1, int(parallel))
+    engines = engines or [{"name": LOCAL, "slots": parallel}]
+    engine_table = {e["name"]: {"slots": max(1, int(e.get("slots") or parallel)), "order": i,
+                                "docker_host": e.get("docker_host", ""),
+                                "docker_args": " ".join(e.get("docker_args") or []),
+                                "environment": dict(e.get("environment") or {}), "lost": None}
+                    for i, e in enumerate(engines)}
+    slots = sum(e["slots"] for e in engine_table.values())
     with Schedule(state_dir) as schedule:
-        schedule.data = {"parallel": parallel, "planned": clock(), "idle_start": idle_jiffies(), "components": {
+        schedule.data = {"parallel": parallel, "planned": clock(), "idle_start": idle_jiffies(), "engines": engine_table,
+                         "components": {
             c["name"]: {"needs": list(c.get("needs", [])), "priority": float(c.get("priority", 0)),
                         "state": "cached" if c.get("cached") else "waiting", "order": i,
-                        "light": parallel > 1 and float(c.get("expected_seconds", light_seconds + 1)) <= light_seconds}
+                        "light": slots > 1 and float(c.get("expected_seconds", light_seconds + 1)) <= light_seconds}
             for i, c in enumerate(components)}}
         schedule.save()
         return summary(schedule.data)
@@ -209,32 +244,67 @@ def _ready(comps, name):
     return all(comps[n]["state"] in ("built", "cached") for n in comps[name]["needs"])
 
 
+def _engines_left(data):
+    return sorted((n for n, e in data["engines"].items() if not e["lost"]), key=lambda n: data["engines"][n]["order"])
+
+
+def _lost_engines(data):
+    return "; ".join("engine %s stopped answering (%s)" % (n, e["lost"]) for n, e in sorted(data["engines"].items())
+                     if e["lost"])
+
+
+def placement(data):
+    """Which waiting components start now, and where: {component: engine}.
+
+    The ready components, the longest remaining path (the highest priority) first, take the free slots
+    of the engines that still answer, in the engines' order; light components take the light places,
+    as many on each engine as its slots. Pure: no docker, no clock."""
+    comps, engines = data["components"], data["engines"]
+    left = _engines_left(data)
+    placed = {}
+    for light in (False, True):
+        kind = [n for n, c in comps.items() if c.get("light", False) == light]
+        free = []
+        for engine in left:
+            used = sum(1 for n in kind if comps[n]["state"] == "building" and comps[n].get("engine", LOCAL) == engine)
+            free += [engine] * max(0, engines[engine]["slots"] - used)
+        ready = sorted((n for n in kind if comps[n]["state"] == "waiting" and _ready(comps, n)),
+                       key=lambda n: (-comps[n]["priority"], comps[n]["order"]))
+        placed.update(zip(ready, free))
+    return placed
+
+
 def try_acquire(data, name, now):
-    """One look at the schedule: True when `name` may start now (and is marked building)."""
+    """One look at the schedule: the engine `name` starts on now (and it is marked building there), else None."""
     comps = data["components"]
     if name not in comps:
         raise ScheduleError("%s is not in this build's schedule" % name)
     me = comps[name]
     if me["state"] != "waiting":
         raise ScheduleError("%s is %s, not waiting to build" % (name, me["state"]))
-    lost = [n for n in me["needs"] if comps[n]["state"] == "failed"]
-    if lost:
+    failed = [n for n in me["needs"] if comps[n]["state"] == "failed"]
+    if failed:
         me["state"] = "failed"
-        me["reason"] = "needs %s, which failed" % ", ".join(lost)
-        raise ScheduleError("%s is not built: it needs %s, which failed" % (name, ", ".join(lost)))
-    # light components have places of their own and wait only for each other
-    light = me.get("light", False)
-    kind = [n for n, c in comps.items() if c.get("light", False) == light]
-    building = [n for n in kind if comps[n]["state"] == "building"]
-    if len(building) >= data["parallel"] or not _ready(comps, name):
-        return False
-    ready = [n for n in kind if comps[n]["state"] == "waiting" and _ready(comps, n)]
-    best = min(ready, key=lambda n: (-comps[n]["priority"], comps[n]["order"]))
-    if best != name:
-        return False
+        me["reason"] = "needs %s, which failed" % ", ".join(failed)
+        raise ScheduleError("%s is not built: it needs %s, which failed" % (name, ", ".join(failed)))
+    if not _engines_left(data):
+        me["state"] = "failed"
+        me["reason"] = "no engine is left to build it: %s" % _lost_engines(data)
+        raise ScheduleError("%s is not built: %s" % (name, me["reason"]))
+    engine = placement(data).get(name)
+    if engine is None:
+        return None
     me["state"] = "building"
     me["started"] = now
-    return True
+    me["engine"] = engine
+    return engine
+
+
+def engine_of(data, name):
+    """What a component host needs to reach the engine it builds on."""
+    engine = data["engines"][data["components"][name].get("engine", LOCAL)]
+    return {"name": data["components"][name].get("engine", LOCAL), "docker_host": engine["docker_host"],
+            "docker_args": engine["docker_args"], "environment": engine["environment"]}
 
 
 def acquired(state_dir, name, poll=1.0, clock=time.time, sleep=time.sleep):
@@ -250,27 +320,61 @@ def acquired(state_dir, name, poll=1.0, clock=time.time, sleep=time.sleep):
                 raise
             if started:
                 schedule.save()
-                return summary(schedule.data)
+                result = summary(schedule.data)
+                result["engine"] = engine_of(schedule.data, name)
+                return result
         sleep(poll)
 
 
-def released(state_dir, name, succeeded, reason="", clock=time.time):
+def release(data, name, succeeded, reason, now, engine_lost=None):
+    """Record how `name` ended (pure). `engine_lost`: why its engine does not answer (None: it does).
+
+    Returns (seconds, requeued): a component whose engine was lost waits again for another engine, or
+    fails naming the engine when none is left."""
+    me = data["components"][name]
+    seconds = round(now - me.get("started", now), 1) if me["state"] == "building" else 0.0
+    requeued = False
+    if me["state"] == "building" and not succeeded and engine_lost:
+        engine = me.get("engine", LOCAL)
+        if not data["engines"][engine]["lost"]:
+            data["engines"][engine]["lost"] = "%s, found when %s failed" % (engine_lost, name)
+        me.setdefault("lost_on", []).append(engine)
+        for key in ("started", "engine"):
+            me.pop(key, None)
+        if _engines_left(data):
+            me["state"] = "waiting"
+            return seconds, True
+        reason = "its engine %s stopped answering (%s) and no engine is left; %s" % (engine, engine_lost, reason)
+    if me["state"] in ("building", "waiting"):
+        me["state"] = "built" if succeeded else "failed"
+        me["seconds"] = seconds
+        me["ended"] = now
+        data["idle_end"] = idle_jiffies()
+        if not succeeded:
+            me["reason"] = reason or "failed"
+    return seconds, requeued
+
+
+def released(state_dir, name, succeeded, reason="", clock=time.time, answer=not_answering):
     with Schedule(state_dir) as schedule:
         if schedule.data is None or name not in schedule.data["components"]:
             raise ScheduleError("%s is not in the schedule of %s" % (name, state_dir))
         me = schedule.data["components"][name]
-        seconds = round(clock() - me.get("started", clock()), 1) if me["state"] == "building" else 0.0
-        if me["state"] in ("building", "waiting"):
-            me["state"] = "built" if succeeded else "failed"
-            me["seconds"] = seconds
-            me["ended"] = clock()
-            schedule.data["idle_end"] = idle_jiffies()
-            if not succeeded:
-                me["reason"] = reason or "failed"
+        engine = engine_of(schedule.data, name) if me["state"] == "building" else None
+    # A failure on an engine that stopped answering is the engine's, not the component's: asked
+    # outside the lock (it may take seconds), while the component still holds its slot.
+    lost = None
+    if engine is not None and not succeeded:
+        lost = answer({"name": engine["name"], "docker_host": engine["docker_host"],
+                       "docker_args": engine["docker_args"].split()})
+    with Schedule(state_dir) as schedule:
+        seconds, requeued = release(schedule.data, name, succeeded, reason, clock(), lost)
         schedule.save()
         result = summary(schedule.data)
-        result["seconds"] = seconds
-        return result
+    result["seconds"] = seconds
+    result["requeued"] = requeued
+    result["engine"] = engine
+    return result
 
 
 def reported(state_dir):
@@ -281,6 +385,11 @@ def reported(state_dir):
     for name in result["waiting"] + result["building"]:
         result["failures"].setdefault(name, "not built (its host stopped before it ended)")
     result.update(critical_path(schedule.data))
+    comps = schedule.data["components"]
+    result["engines"] = {
+        name: {"built": sorted(n for n, c in comps.items() if c["state"] == "built" and c.get("engine", LOCAL) == name),
+               "lost": engine["lost"]}
+        for name, engine in sorted(schedule.data["engines"].items(), key=lambda item: item[1]["order"])}
     return result
 
 
@@ -317,6 +426,7 @@ def main():
             succeeded=dict(type="bool", default=False),
             reason=dict(type="str", default=""),
             poll=dict(type="float", default=1.0),
+            engines=dict(type="list", elements="dict", default=[]),
         ),
         required_if=[("state", "planned", ["components"]), ("state", "acquired", ["name"]),
                      ("state", "released", ["name"])],
@@ -324,13 +434,16 @@ def main():
     p = module.params
     try:
         if p["state"] == "planned":
-            result = planned(p["state_dir"], p["components"], p["parallel"], p["light_seconds"])
+            result = planned(p["state_dir"], p["components"], p["parallel"], p["light_seconds"], engines=p["engines"])
             msg = "%d to build, %d at once (and as many light ones beside them)" % (
                 len(result["waiting"]), p["parallel"])
+            if len(p["engines"]) > 1:
+                msg += " on the engines %s" % ", ".join(
+                    "%s (%d slots)" % (e["name"], e.get("slots") or p["parallel"]) for e in p["engines"])
         elif p["state"] == "acquired":
             result = acquired(p["state_dir"], p["name"], p["poll"])
-            msg = "building %s (now building: %s; waiting: %d)" % (
-                p["name"], ", ".join(result["building"]), len(result["waiting"]))
+            msg = "building %s on engine %s (now building: %s; waiting: %d)" % (
+                p["name"], result["engine"]["name"], ", ".join(result["building"]), len(result["waiting"]))
         elif p["state"] == "reported":
             result = reported(p["state_dir"])
             msg = "built: %s; failed: %s; critical path: %s (%.0f s of %.0f s); idle core-seconds: %s" % (
@@ -339,11 +452,20 @@ def main():
                 " -> ".join("%s %.0f s" % (c["name"], c["seconds"]) for c in result["critical_path"]) or "none",
                 sum(c["seconds"] for c in result["critical_path"]), result["span"],
                 "-" if result["idle_core_seconds"] is None else "%.0f" % result["idle_core_seconds"])
+            if len(result["engines"]) > 1:
+                msg += "; engines: %s" % "; ".join(
+                    "%s built %s%s" % (name, ", ".join(e["built"]) or "nothing",
+                                       " (lost: %s)" % e["lost"] if e["lost"] else "")
+                    for name, e in result["engines"].items())
         else:
             result = released(p["state_dir"], p["name"], p["succeeded"], p["reason"])
-            msg = "%s %s after %.0f s (building: %s; waiting: %d; built: %d)" % (
+            msg = "%s %s after %.0f s%s (building: %s; waiting: %d; built: %d)" % (
                 p["name"], "built" if p["succeeded"] else "FAILED", result["seconds"],
+                " on engine %s" % result["engine"]["name"] if result["engine"] else "",
                 ", ".join(result["building"]) or "none", len(result["waiting"]), len(result["finished"]))
+            if result["requeued"]:
+                msg = "%s: its engine %s stopped answering; it waits for another engine" % (
+                    p["name"], result["engine"]["name"])
     except ScheduleError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=p["state"] in ("acquired", "released"), msg=msg, **result)
