@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark the component engine, side by side in one run.
 
-    .venv/bin/python benchmarks/components.py [--skip-sequential] [--skip-peer] [-- ANSIBLE ARGS]
+    .venv/bin/python benchmarks/components.py [--skip-sequential] [--skip-peer] [--skip-registry]
+        [--resume WORK] [--write-markdown docs/BENCHMARKS.md] [-- ANSIBLE ARGS]
 
 On the offline default image (tests/offline.yml, no PGO), each cold build
 with an empty artifact cache and a cache repository of its own (so the bases
@@ -15,7 +16,16 @@ and layers are made anew too):
 5. python_tools changed (its manifest version follows another tool): only
    that component and the image's last layers;
 6. the BuildKit peer: the plan of run 2 as a plain multi-stage Dockerfile
-   (benchmarks/buildkit_peer.py), built cold.
+   (benchmarks/buildkit_peer.py), built cold;
+7. a fresh CI runner against a warm artifact registry: a registry on this
+   machine (Debian's docker-registry, as the integration tests start it) is
+   given what a CI job's cold build pushes (every artifact of the runs before,
+   the runtime and build bases), the engine forgets them (the bases, layers,
+   images and BuildKit cache of the runs before), and run 5's build runs with
+   an empty artifact cache, a cache repository of its own and
+   build_artifact_registry: it pulls the bases and the components, builds
+   none and assembles the image (the offline base image, what a runner pulls
+   from upstream, stays).
 
 For each it prints the wall time, the sum of the step seconds of the
 components it built (wall / steps: the engine's overhead), how busy the cores
@@ -28,9 +38,11 @@ they do. Arguments after `--` go to every ansible-playbook run.
 """
 
 import argparse
+import base64
 import glob
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -43,6 +55,12 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import buildkit_peer  # noqa: E402
 from buildrun import REPO, docker_output, extra, playbook  # noqa: E402
+
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+sys.path.insert(0, os.path.join(REPO, "collections"))  # the collection's module_utils, as the unit tests find them
+from services import serve_registry, stop_registry  # noqa: E402
+from ansible_collections.manylinux_shared.factory.plugins.module_utils import (  # noqa: E402
+    manylinux_artifact_registry as artifact_registry)
 
 BASE = "manylinux-shared/base:manylinux_2_31-amd64"
 # the size of the offline default image on HEAD efc858f, the last commit with the role-level stage
@@ -188,10 +206,39 @@ def write_markdown(path, table):
         handle.write(head + begin + "\n" + table + "\n" + end + rest.split(end, 1)[1])
 
 
+def warm_registry(work, cache, repository):
+    """A registry on this machine holding what a CI job's cold build pushes there (every artifact of `cache`, the
+    runtime and build bases of `repository`), and nothing of that build left on the engine (the bases and layers
+    of `repository`): (registry process, its address, build_artifact_registry, the DOCKER_CONFIG logged in to it)."""
+    (pathlib.Path(work) / "registry").mkdir(exist_ok=True)
+    proc, registry = serve_registry(pathlib.Path(work) / "registry")
+    config = os.path.join(work, "docker")
+    os.makedirs(config, exist_ok=True)
+    auth = base64.b64encode(("%s:%s" % (registry["user"], registry["password"])).encode()).decode()
+    with open(os.path.join(config, "config.json"), "w") as handle:
+        json.dump({"auths": {registry["address"]: {"auth": auth}}}, handle)
+    target = registry["address"] + "/cache"
+    client = artifact_registry.client_for(target, registry["user"], registry["password"], insecure=True)
+    for path in sorted(glob.glob(os.path.join(cache, "*", "artifact.json"))):
+        artifact_registry.push(client, os.path.dirname(path))
+    env = dict(os.environ, DOCKER_CONFIG=config)
+    tags = docker_output("images", repository, "--format", "{{.Repository}}:{{.Tag}}").split()
+    for tag in [t for t in tags if "-base-" in t]:
+        remote = target + ":" + tag.split(":", 1)[1]
+        for args in (["tag", tag, remote], ["push", remote], ["rmi", remote]):
+            subprocess.run(["docker", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+    if tags:
+        docker_output("rmi", *tags)
+    return proc, registry["address"], target, config
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-sequential", action="store_true", help="leave out run 1")
     parser.add_argument("--skip-peer", action="store_true", help="leave out run 6")
+    parser.add_argument("--skip-registry", action="store_true", help="leave out run 7")
+    parser.add_argument("--resume", metavar="WORK", help="only run 7, after the runs of an earlier benchmark whose "
+                        "log directory WORK is (the one it printed last); all are printed")
     parser.add_argument("--write-markdown", metavar="FILE", help="also put the table into FILE (docs/BENCHMARKS.md)"
                         " between its %s markers" % MARKER)
     parser.add_argument("ansible_args", nargs="*", help="after --: more ansible-playbook arguments")
@@ -200,16 +247,25 @@ def main():
     os.environ["MANYLINUX_SOURCE_CACHE"] = sources
     ca_bundle = os.environ.get("MANYLINUX_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     ca_bundle = ca_bundle if ca_bundle and os.path.isfile(ca_bundle) else ""
-    work = tempfile.mkdtemp(prefix="manylinux-bench-")
+    if args.resume:
+        work = args.resume
+        with open(os.path.join(work, "results.json")) as handle:
+            rows = json.load(handle)
+        with open(os.path.join(work, "benchmark.json")) as handle:
+            owner = json.load(handle)["owner"]
+    else:
+        work = tempfile.mkdtemp(prefix="manylinux-bench-")
+        owner = "benchmark-" + uuid.uuid4().hex[:6]
+        with open(os.path.join(work, "benchmark.json"), "w") as handle:
+            json.dump({"owner": owner}, handle)
+        rows = []
     playbook("base.yml", "-e", "arch=x86_64")
-    owner = "benchmark-" + uuid.uuid4().hex[:6]
     ref = "ghcr.io/%s/manylinux_2_31_x86_64-shared:latest" % owner
     common = ["-e", "policy=manylinux_2_31", "-e", "arch=x86_64", "-e", "base_image=" + BASE,
               "-e", "@tests/offline.yml", "-e", "cpython_shared_optimizations=false",
               "-e", "build_image_owner=" + owner, "-e", "build_log_root=" + os.path.join(work, "logs")]
     common += ["-e", "build_ca_bundle=" + ca_bundle] if ca_bundle else []
     common += args.ansible_args
-    rows = []
 
     def run(label, cache, repository, *more):
         sampler = CpuSampler()
@@ -229,42 +285,62 @@ def main():
         print("%s: %.0f s" % (label, seconds), flush=True)
         return rows[-1]
 
-    caches = {name: os.path.join(work, "artifacts-" + name) for name in ("sequential", "parallel")}
-    sequential = None
-    if not args.skip_sequential:
-        sequential = run("1 cold, build_parallel=1", caches["sequential"], "benchmark/%s-sequential" % owner,
-                         *extra(build_parallel=1))
+    caches = {name: os.path.join(work, "artifacts-" + name) for name in ("sequential", "parallel", "fresh")}
     repository = "benchmark/%s-parallel" % owner
-    cold = run("2 cold, default build_parallel", caches["parallel"], repository)
-    noop = run("3 no-op rebuild", caches["parallel"], repository)
     with open(os.path.join(REPO, "tests", "offline.yml")) as handle:
         versions = yaml.safe_load(handle)["interpreters_versions"]
     changed = [dict(v, configure_options=["--without-doc-strings"]) if v.get("free_threading") else v
                for v in versions]
-    one = run("4 one interpreter changed (3.14t)", caches["parallel"], repository,
-              *extra(interpreters_versions=changed))
-    tools = run("5 python_tools changed", caches["parallel"], repository,
-                *extra(interpreters_versions=changed, python_tools_manifest_version_from="cmake"))
-    peer = None
-    if not args.skip_peer:
-        tags = docker_output("images", repository, "--format", "{{.Repository}}:{{.Tag}}").split()
-        runtime = [t for t in tags if "-runtime-base-" in t][0]
-        build = [t for t in tags if "-build-base-" in t][0]
-        sampler = CpuSampler()
-        sampler.start()
+    last_change = extra(interpreters_versions=changed, python_tools_manifest_version_from="cmake")
+    if not args.resume:
+        if not args.skip_sequential:
+            run("1 cold, build_parallel=1", caches["sequential"], "benchmark/%s-sequential" % owner,
+                *extra(build_parallel=1))
+        run("2 cold, default build_parallel", caches["parallel"], repository)
+        run("3 no-op rebuild", caches["parallel"], repository)
+        run("4 one interpreter changed (3.14t)", caches["parallel"], repository, *extra(interpreters_versions=changed))
+        run("5 python_tools changed", caches["parallel"], repository, *last_change)
+        if not args.skip_peer:
+            rows.append(peer_run(work, rows, repository, sources, ca_bundle))
+    if not args.skip_registry:
+        # so do the image of run 5 and the peer's, and BuildKit's cache: their layers are the bases'
+        docker_output("rmi", ref, "benchmark/buildkit-peer")
+        subprocess.run([buildkit_peer.DOCKER, "builder", "prune", "--all", "--force"], stdout=subprocess.DEVNULL)
+        proc, address, target, config = warm_registry(work, caches["parallel"], repository)
+        os.environ["DOCKER_CONFIG"] = config
         try:
-            seconds, context = buildkit_peer.build(os.path.join(cold["logs"], "build-plan.json"), BASE, runtime,
-                                                   build, sources, ca_bundle, keep=os.path.join(work, "peer"))
-        except SystemExit as error:   # the figures of runs 1 to 5 are still printed
-            print(error, file=sys.stderr)
-            seconds, context = float("nan"), os.path.join(work, "peer")
-        sampler.stop.set()
-        sampler.join()
-        size = int(docker_output("image", "inspect", "benchmark/buildkit-peer", "--format", "{{.Size}}") or 0) / 1e6
-        peer = {"run": "6 BuildKit peer, cold", "seconds": seconds, "steps": 0, "built": {}, "busy": sampler.percent(),
-                "size": size, "logs": context}
-        rows.append(peer)
+            run("7 fresh runner, warm registry", caches["fresh"], "benchmark/%s-fresh" % owner, *last_change,
+                *extra(build_artifact_registry=target))
+        finally:
+            del os.environ["DOCKER_CONFIG"]
+            stop_registry(proc, address)
+    report(rows, args, work)
+    docker_output("rmi", ref)
 
+
+def peer_run(work, rows, repository, sources, ca_bundle):
+    """Run 6: the BuildKit peer of run 2's plan, on the bases the engine made."""
+    tags = docker_output("images", repository, "--format", "{{.Repository}}:{{.Tag}}").split()
+    runtime = [t for t in tags if "-runtime-base-" in t][0]
+    build = [t for t in tags if "-build-base-" in t][0]
+    cold = [row for row in rows if row["run"].startswith("2 ")][0]
+    sampler = CpuSampler()
+    sampler.start()
+    try:
+        seconds, context = buildkit_peer.build(os.path.join(cold["logs"], "build-plan.json"), BASE, runtime,
+                                               build, sources, ca_bundle, keep=os.path.join(work, "peer"))
+    except SystemExit as error:   # the figures of the other runs are still printed
+        print(error, file=sys.stderr)
+        seconds, context = float("nan"), os.path.join(work, "peer")
+    sampler.stop.set()
+    sampler.join()
+    size = int(docker_output("image", "inspect", "benchmark/buildkit-peer", "--format", "{{.Size}}") or 0) / 1e6
+    return {"run": "6 BuildKit peer, cold", "seconds": seconds, "steps": 0, "built": {}, "busy": sampler.percent(),
+            "size": size, "logs": context}
+
+
+def report(rows, args, work):
+    """Print the runs, their phases and the targets; write the table and results.json."""
     print("\n%-36s %8s %9s %8s %7s %9s  %s" % ("run", "seconds", "steps s", "wall/st", "busy", "image MB", "built"))
     for row in rows:
         print("%-36s %8.0f %9.0f %8s %6.0f%% %9.0f  %s" % (
@@ -285,6 +361,8 @@ def main():
     def verdict(ok):
         return "met" if ok else "NOT met"
 
+    by_number = {row["run"].split()[0]: row for row in rows}
+    sequential, cold, noop, one, tools, peer, fresh = (by_number.get(n) for n in "1234567")
     print("\ntargets:")
     if sequential:
         print("  cold default >= 1.25x faster than build_parallel=1: %.2fx (%s)" % (
@@ -299,13 +377,16 @@ def main():
     print("  python_tools change under 5 %% of the cold build: %.1f %% (%s)" % (
         100 * tools["seconds"] / cold["seconds"], verdict(tools["seconds"] < 0.05 * cold["seconds"])))
     print("  image smaller than before (%d MB): %.0f MB (%s)" % (BEFORE_MB, cold["size"], verdict(cold["size"] < BEFORE_MB)))
+    if fresh:
+        print("  fresh runner, warm registry, at most 10 %% of the cold build, building nothing: %.1f %%, built %s (%s)"
+              % (100 * fresh["seconds"] / cold["seconds"], ", ".join(sorted(fresh["built"])) or "nothing",
+                 verdict(fresh["seconds"] <= 0.1 * cold["seconds"] and not fresh["built"])))
     if args.write_markdown:
         write_markdown(args.write_markdown, markdown_table(rows))
         print("table written to %s" % args.write_markdown)
     print("\nlogs: %s" % work)
     with open(os.path.join(work, "results.json"), "w") as handle:
         json.dump(rows, handle, indent=1)
-    docker_output("rmi", ref)
 
 
 if __name__ == "__main__":
