@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the component engine, side by side in one run.
 
-    .venv/bin/python benchmarks/components.py [--skip-sequential] [--skip-peer] [--skip-registry]
+    .venv/bin/python benchmarks/components.py [--skip-sequential] [--skip-peer] [--skip-registry] [--engines]
         [--resume WORK] [--write-markdown docs/BENCHMARKS.md] [-- ANSIBLE ARGS]
 
 On the offline default image (tests/offline.yml, no PGO), each cold build
@@ -25,7 +25,13 @@ and layers are made anew too):
    an empty artifact cache, a cache repository of its own and
    build_artifact_registry: it pulls the bases and the components, builds
    none and assembles the image (the offline base image, what a runner pulls
-   from upstream, stays).
+   from upstream, stays);
+8. with --engines: cold, every component container pinned to one core
+   (build_cpuset 0 of the engine `local`, one slot);
+9. with --engines: cold on two engines, one core each: `local` as in run 8
+   and a second Docker engine on this machine (tests/integration/services.py,
+   as the integration tests start it) with build_cpuset 1, one slot; the
+   bases and the image are made unpinned on `local` in both.
 
 For each it prints the wall time, the sum of the step seconds of the
 components it built (wall / steps: the engine's overhead), how busy the cores
@@ -58,7 +64,7 @@ from buildrun import REPO, docker_output, extra, playbook  # noqa: E402
 
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.path.insert(0, os.path.join(REPO, "collections"))  # the collection's module_utils, as the unit tests find them
-from services import serve_registry, stop_registry  # noqa: E402
+from services import SecondEngine, serve_registry, stop_registry  # noqa: E402
 from ansible_collections.manylinux_shared.factory.plugins.module_utils import (  # noqa: E402
     manylinux_artifact_registry as artifact_registry)
 
@@ -237,8 +243,10 @@ def main():
     parser.add_argument("--skip-sequential", action="store_true", help="leave out run 1")
     parser.add_argument("--skip-peer", action="store_true", help="leave out run 6")
     parser.add_argument("--skip-registry", action="store_true", help="leave out run 7")
-    parser.add_argument("--resume", metavar="WORK", help="only run 7, after the runs of an earlier benchmark whose "
-                        "log directory WORK is (the one it printed last); all are printed")
+    parser.add_argument("--engines", action="store_true", help="also runs 8 and 9 (on this machine about as long as "
+                        "three cold builds)")
+    parser.add_argument("--resume", metavar="WORK", help="only the runs from 7 on, after those of an earlier benchmark "
+                        "whose log directory WORK is (the one it printed last); all are printed")
     parser.add_argument("--write-markdown", metavar="FILE", help="also put the table into FILE (docs/BENCHMARKS.md)"
                         " between its %s markers" % MARKER)
     parser.add_argument("ansible_args", nargs="*", help="after --: more ansible-playbook arguments")
@@ -314,8 +322,32 @@ def main():
         finally:
             del os.environ["DOCKER_CONFIG"]
             stop_registry(proc, address)
+    if args.engines:
+        engine_runs(run, work, owner)
     report(rows, args, work)
     docker_output("rmi", ref)
+
+
+def engine_runs(run, work, owner):
+    """Runs 8 and 9: cold, the component containers pinned to one core, on the local engine only and then on it
+    and a second engine of this machine pinned to the other core."""
+    def inventory(name, engines):
+        path = os.path.join(work, name + ".json")
+        with open(path, "w") as handle:
+            json.dump({"all": {"children": {"manylinux_engines": {"hosts": engines}}}}, handle)
+        return ["-i", os.path.join(REPO, "inventories", "default", "hosts.yml"), "-i", path]
+
+    local = {"local": {"build_slots": 1, "build_cpuset": "0"}}
+    run("8 one engine, one core", os.path.join(work, "artifacts-one-engine"), "benchmark/%s-one-engine" % owner,
+        *inventory("one-engine", local))
+    engine = SecondEngine(os.path.join(work, "engine2.log"))
+    engine.start()
+    try:
+        second = {engine.name: {"docker_host": engine.socket, "build_slots": 1, "build_cpuset": "1"}}
+        run("9 two engines, one core each", os.path.join(work, "artifacts-two-engines"),
+            "benchmark/%s-two-engines" % owner, *inventory("two-engines", dict(local, **second)))
+    finally:
+        engine.close()
 
 
 def peer_run(work, rows, repository, sources, ca_bundle):
@@ -362,7 +394,7 @@ def report(rows, args, work):
         return "met" if ok else "NOT met"
 
     by_number = {row["run"].split()[0]: row for row in rows}
-    sequential, cold, noop, one, tools, peer, fresh = (by_number.get(n) for n in "1234567")
+    sequential, cold, noop, one, tools, peer, fresh, one_core, two_engines = (by_number.get(n) for n in "123456789")
     print("\ntargets:")
     if sequential:
         print("  cold default >= 1.25x faster than build_parallel=1: %.2fx (%s)" % (
@@ -381,6 +413,9 @@ def report(rows, args, work):
         print("  fresh runner, warm registry, at most 10 %% of the cold build, building nothing: %.1f %%, built %s (%s)"
               % (100 * fresh["seconds"] / cold["seconds"], ", ".join(sorted(fresh["built"])) or "nothing",
                  verdict(fresh["seconds"] <= 0.1 * cold["seconds"] and not fresh["built"])))
+    if one_core and two_engines:
+        print("  two engines, one core each, at least 1.7x faster than one engine, one core: %.2fx (%s)" % (
+            one_core["seconds"] / two_engines["seconds"], verdict(one_core["seconds"] >= 1.7 * two_engines["seconds"])))
     if args.write_markdown:
         write_markdown(args.write_markdown, markdown_table(rows))
         print("table written to %s" % args.write_markdown)

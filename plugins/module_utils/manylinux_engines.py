@@ -19,7 +19,11 @@ ENGINE_KEYS = {
     "docker_host": "where its Docker engine listens: ssh://user@host, tcp://host:2376 or unix:///path.sock",
     "build_slots": "how many components build there at once (at least 1)",
     "docker_cert_path": "for tcp:// with TLS, a controller directory with ca.pem, cert.pem and key.pem",
+    "build_cpuset": "the CPUs its component containers may use, as docker run --cpuset-cpus takes them (e.g. 0-3,6)",
 }
+# What the local engine may set: its docker_host is the controller's own.
+LOCAL_KEYS = ("build_slots", "build_cpuset")
+CPUSET_PATTERN = re.compile(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$")
 DOCKER_HOST_PATTERN = re.compile(r"^(ssh://[^\s/]+(:[0-9]+)?|tcp://[^\s/]+:[0-9]+|unix:///\S+)$")
 ENGINE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Seconds an engine has to answer `docker version`.
@@ -41,11 +45,14 @@ def engine_errors(engines):
         slots = values.get("build_slots")
         if slots is not None and (isinstance(slots, bool) or not str(slots).isdigit() or int(slots) < 1):
             errors.append("%s: build_slots=%r is not a whole number of at least 1" % (where, slots))
+        cpuset = values.get("build_cpuset")
+        if cpuset is not None and not CPUSET_PATTERN.match(str(cpuset)):
+            errors.append("%s: build_cpuset=%r is not a list of CPUs and ranges such as 0-3,6" % (where, cpuset))
         host = values.get("docker_host")
         if name == LOCAL:
             if host or values.get("docker_cert_path"):
                 errors.append("%s: the local engine is the controller's own (DOCKER_HOST as the docker CLI reads it): "
-                              "it sets only build_slots" % where)
+                              "it sets only %s" % (where, " and ".join(LOCAL_KEYS)))
             continue
         if not host:
             errors.append("%s: docker_host is required (%s)" % (where, ENGINE_KEYS["docker_host"]))
@@ -67,7 +74,8 @@ def engine_errors(engines):
 
 
 def engines_of(engines, local_slots=None):
-    """The engines a build uses, in order, `local` first: [{name, slots, docker_host, docker_args, environment}].
+    """The engines a build uses, in order, `local` first: [{name, slots, docker_host, docker_cert_path, cpuset,
+    docker_args, environment}].
 
     `slots` of the local engine is `local_slots` (the plan's build_parallel) unless the inventory sets it."""
     by_name = {e["name"]: dict(e.get("vars") or {}) for e in engines}
@@ -80,7 +88,8 @@ def engines_of(engines, local_slots=None):
             slots = local_slots if name == LOCAL else 1
         engine = {"name": name, "slots": None if slots is None else int(slots),
                   "docker_host": "" if name == LOCAL else str(values["docker_host"]),
-                  "docker_cert_path": str(values.get("docker_cert_path") or "")}
+                  "docker_cert_path": str(values.get("docker_cert_path") or ""),
+                  "cpuset": str(values.get("build_cpuset") or "")}
         engine["docker_args"] = docker_args(engine)
         engine["environment"] = docker_environment(engine)
         result.append(engine)

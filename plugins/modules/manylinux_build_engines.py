@@ -11,6 +11,7 @@ description:
     C(manylinux_engines) (filter C(manylinux_engine_vars)); the engine C(local), the controller's own
     (its docker CLI's engine, C(DOCKER_HOST) included), is always there and first.
   - C(state=checked) checks every engine (all broken rules at once - an unknown key, C(build_slots) below 1,
+    a C(build_cpuset) that is not CPUs and ranges,
     a C(docker_host) that is not C(ssh://), C(tcp://) or C(unix://), TLS files that are not there), then
     asks each for C(docker version); an engine that does not answer fails the build before any work,
     naming it. It returns the engines, C(local) first, each with how its tasks reach it.
@@ -63,7 +64,8 @@ RETURN = r"""
 engines:
   description:
     - The engines in order, C(local) first - C(name), C(slots) (null - the plan's - for C(local) unless set),
-      C(docker_host), C(docker_cert_path), C(docker_args) (the docker CLI's options that reach it) and
+      C(docker_host), C(docker_cert_path), C(cpuset) (C(build_cpuset), empty for any), C(docker_args) (the docker
+      CLI's options that reach it) and
       C(environment) (C(DOCKER_HOST) and the TLS settings of the tasks that run docker for it).
   type: list
   elements: dict

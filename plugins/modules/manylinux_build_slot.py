@@ -109,7 +109,8 @@ RETURN = r"""
 engine:
   description:
     - For C(acquired), the engine the component builds on - C(name), C(docker_host), C(docker_args) (the docker
-      CLI's options that reach it, one string) and C(environment) (C(DOCKER_HOST) and the TLS settings).
+      CLI's options that reach it, one string), C(cpuset) (the CPUs its containers may use, empty for any) and
+      C(environment) (C(DOCKER_HOST) and the TLS settings).
   type: dict
   returned: when state is acquired
 requeued:
@@ -215,7 +216,7 @@ def planned(state_dir, components, parallel, light_seconds=LIGHT_SECONDS, clock=
     engines = engines or [{"name": LOCAL, "slots": parallel}]
     engine_table = {e["name"]: {"slots": max(1, int(e.get("slots") or parallel)), "order": i,
                                 "docker_host": e.get("docker_host", ""),
-                                "docker_args": " ".join(e.get("docker_args") or []),
+                                "docker_args": " ".join(e.get("docker_args") or []), "cpuset": e.get("cpuset", ""),
                                 "environment": dict(e.get("environment") or {}), "lost": None}
                     for i, e in enumerate(engines)}
     slots = sum(e["slots"] for e in engine_table.values())
@@ -304,7 +305,8 @@ def engine_of(data, name):
     """What a component host needs to reach the engine it builds on."""
     engine = data["engines"][data["components"][name].get("engine", LOCAL)]
     return {"name": data["components"][name].get("engine", LOCAL), "docker_host": engine["docker_host"],
-            "docker_args": engine["docker_args"], "environment": engine["environment"]}
+            "docker_args": engine["docker_args"], "cpuset": engine.get("cpuset", ""),
+            "environment": engine["environment"]}
 
 
 def acquired(state_dir, name, poll=1.0, clock=time.time, sleep=time.sleep):

@@ -9,6 +9,7 @@ import manylinux_engines as engines  # module_utils
 
 TWO = [{"name": "local", "slots": 2, "docker_args": [], "environment": {}},
        {"name": "far", "slots": 1, "docker_host": "tcp://far:2376", "docker_args": ["--host", "tcp://far:2376"],
+        "cpuset": "1",
         "environment": {"DOCKER_HOST": "tcp://far:2376"}}]
 
 
@@ -106,7 +107,8 @@ def test_the_acquired_engine_says_how_to_reach_it(tmp_path):
     slot.acquired(state, "b", poll=0)
     engine = slot.acquired(state, "c", poll=0)["engine"]
     assert engine == {"name": "far", "docker_host": "tcp://far:2376", "docker_args": "--host tcp://far:2376",
-                      "environment": {"DOCKER_HOST": "tcp://far:2376"}}
+                      "cpuset": "1", "environment": {"DOCKER_HOST": "tcp://far:2376"}}
+    assert slot.acquired(plan(tmp_path / "one", [heavy("a", 1)]), "a", poll=0)["engine"]["cpuset"] == ""
 
 
 # --- the engines' checks ---------------------------------------------------------------
@@ -119,6 +121,8 @@ def test_the_acquired_engine_says_how_to_reach_it(tmp_path):
     ({"docker_host": "http://h"}, "docker_host='http://h' is not ssh://user@host, tcp://host:port or unix:///path"),
     ({"docker_host": "ssh://u@h", "docker_cert_path": "/nowhere"}, "docker_cert_path is for a tcp:// docker_host"),
     ({"docker_host": "tcp://h:2376", "docker_cert_path": "/nowhere"}, "holding ca.pem, cert.pem, key.pem"),
+    ({"docker_host": "tcp://h:2376", "build_cpuset": "0-"}, "build_cpuset='0-' is not a list of CPUs and ranges"),
+    ({"docker_host": "tcp://h:2376", "build_cpuset": "all"}, "build_cpuset='all'"),
 ])
 def test_a_bad_engine_is_named_with_the_rule(values, message):
     errors = engines.engine_errors([{"name": "e", "vars": values}])
@@ -138,16 +142,17 @@ def test_good_engines_pass_and_local_comes_first(tmp_path):
         (tmp_path / name).write_text("x")
     given = [{"name": "tls", "vars": {"docker_host": "tcp://h:2376", "docker_cert_path": str(tmp_path), "build_slots": 4}},
              {"name": "socket", "vars": {"docker_host": "unix:///run/other.sock"}},
-             {"name": "local", "vars": {"build_slots": 3}}]
+             {"name": "local", "vars": {"build_slots": 3, "build_cpuset": "0-1,3"}}]
     assert engines.engine_errors(given) == []
     local, tls, socket = engines.engines_of(given, local_slots=2)
     assert (local["name"], local["slots"], local["docker_args"], local["environment"]) == ("local", 3, [], {})
+    assert (local["cpuset"], tls["cpuset"]) == ("0-1,3", "")
     assert tls["slots"] == 4 and tls["docker_args"][:3] == ["--host", "tcp://h:2376", "--tlsverify"]
     assert tls["environment"] == {"DOCKER_HOST": "tcp://h:2376", "DOCKER_TLS_VERIFY": "1",
                                   "DOCKER_CERT_PATH": str(tmp_path)}
     assert socket["slots"] == 1 and socket["environment"] == {"DOCKER_HOST": "unix:///run/other.sock"}
     assert engines.engines_of([], local_slots=2) == [{"name": "local", "slots": 2, "docker_host": "", "docker_cert_path": "",
-                                                      "docker_args": [], "environment": {}}]
+                                                      "cpuset": "", "docker_args": [], "environment": {}}]
 
 
 def test_an_engine_that_does_not_answer_says_why():
