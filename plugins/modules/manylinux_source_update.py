@@ -167,24 +167,15 @@ rewritten:
 
 import glob
 import os
-import re
 import shutil
 import tempfile
 
-import yaml
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_files import sha256_of
-from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_yaml_edit import (
-    EditError,
-    dump,
-    load,
-    plain_copy,
-    rename_key,
-    same_style,
-    set_values,
-    write_atomically,
-)
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_source_edit import (
+    held_keys, rewrite_references, rewrite_table, table_entries)
+from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_yaml_edit import write_atomically
 from ansible_collections.manylinux_shared.factory.plugins.module_utils.manylinux_pins import (
     PinError, hashes, index_files, kinds_of, newest_in_series, parse_requirements, pin_digests, releases,
     render_pin, render_requirements)
@@ -251,47 +242,7 @@ def option_errors(params):
     return errors
 
 
-# ---------------------------------------------------------------- the source table
-
-
-TABLE_KEY = "build_sources"
-
-
-def table_entries(text, path):
-    """(round trip, data, {key: entry}) of the build_sources table; UpdateError when it is not one."""
-    try:
-        handle, data = load(text, path)
-    except EditError as exc:
-        raise UpdateError(str(exc))
-    table = data.get(TABLE_KEY) if isinstance(data, dict) else None
-    if not isinstance(table, dict):
-        raise UpdateError("%s has no %s mapping" % (path, TABLE_KEY))
-    return handle, data, {key: entry for key, entry in table.items() if isinstance(entry, dict)}
-
-
-def moved_entry(old, new):
-    """The entry with version, file, url and sha256 set to `new`'s, each in the style it had."""
-    for field in ("version", "file", "url", "sha256"):
-        if field in old:
-            old[field] = same_style(old[field], new[field])
-        else:
-            old[field] = new[field]
-    return old
-
-
 # ---------------------------------------------------------------- planning
-
-
-def held_keys(override_files):
-    import yaml
-    held, texts = {}, {}
-    for path in override_files:
-        with open(path) as handle:
-            texts[path] = handle.read()
-        data = yaml.safe_load(texts[path]) or {}
-        for key in (data.get("build_source_overrides") or {}):
-            held.setdefault(key, path)
-    return held, texts
 
 
 def plan_sources(params, text):
@@ -391,66 +342,6 @@ def plan_requirements(params):
             raise UpdateError(str(exc))
         out.append((path, text, render_requirements(items), moves))
     return out
-
-
-def rewrite_table(path, text, handle, data, updates):
-    """The source table's new text: each moved entry renamed in place, or a new one after it when kept."""
-    expected = yaml.safe_load(text)
-    table, wanted = data[TABLE_KEY], expected[TABLE_KEY]
-    for item in updates:
-        new = {"version": item["new_version"], "file": item["file"], "url": item["url"], "sha256": item["sha256"]}
-        fresh = dict(wanted[item["key"]], **new)
-        if item["kept"]:
-            position = list(table).index(item["key"]) + 1
-            table.insert(position, item["new_key"], moved_entry(plain_copy(table[item["key"]]), new))
-            wanted = insert_after(wanted, item["key"], item["new_key"], fresh)
-        else:
-            moved_entry(table[item["key"]], new)
-            rename_key(table, item["key"], item["new_key"])
-            wanted = insert_after(wanted, item["key"], item["new_key"], fresh)
-            del wanted[item["key"]]
-    expected[TABLE_KEY] = wanted
-    return checked_dump(path, handle, data, expected)
-
-
-def insert_after(mapping, after, key, value):
-    out = {}
-    for name, entry in mapping.items():
-        out[name] = entry
-        if name == after:
-            out[key] = value
-    return out
-
-
-def checked_dump(path, handle, data, expected):
-    out = dump(handle, data)
-    if yaml.safe_load(out) != expected:
-        raise UpdateError("nothing was rewritten: the YAML round trip of %s would change more than the pins" % path)
-    return out
-
-
-def rewrite_references(params, updates, texts):
-    """{path: new text} of the reference files whose values name a moved version (`texts`: already new)."""
-    loaded = {}
-    for ref in params["references"]:
-        for update in updates:
-            if update["name"] != ref["name"]:
-                continue
-            path = ref["file"]
-            if path not in loaded:
-                text = texts.get(path)
-                if text is None:
-                    with open(path) as handle:
-                        text = handle.read()
-                try:
-                    loaded[path] = load(text, path) + (yaml.safe_load(text),)
-                except EditError as exc:
-                    raise UpdateError(str(exc))
-            _, data, expected = loaded[path]
-            if set_values(data, ref["path"], update["version"], update["new_version"]):
-                set_values(expected, ref["path"], update["version"], update["new_version"])
-                update.setdefault("references", []).append(path)
-    return {path: checked_dump(path, handle, data, expected) for path, (handle, data, expected) in loaded.items()}
 
 
 def summary(result, check_mode):
